@@ -1,0 +1,1 @@
+//! SHISA configuration files.

@@ -1,0 +1,1 @@
+//! Network-namespace helpers for tests and the lab.

@@ -1,0 +1,1 @@
+//! Mobile IPv6 / NEMO wire formats.

@@ -1,0 +1,1 @@
+//! The mobility socket bus.

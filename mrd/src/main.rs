@@ -1,0 +1,5 @@
+//! `mrd`: placeholder until its issue lands; see ../shared/DESIGN.md section 1.
+fn main() {
+    eprintln!("mrd: not implemented yet");
+    std::process::exit(1);
+}
