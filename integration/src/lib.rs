@@ -1,1 +1,11 @@
-//! Network-namespace helpers for tests and the lab.
+//! Network-namespace harness for the integration tests and the `nemo-lab` experiment.
+//!
+//! Every namespace, veth pair and bridge a test makes is owned by a guard that removes it on
+//! drop, so a failing (panicking) test still cleans up. Names carry the process id and a
+//! counter, so tests may run in parallel without colliding.
+
+pub mod netns;
+pub mod process;
+
+pub use netns::{unique_name, Netns};
+pub use process::{BackgroundProcess, LineReader};
