@@ -1,0 +1,226 @@
+//! The validated configuration: what the daemons read.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::{IpNet, Ipv6Net};
+
+/// How the MR names a prefix in its Binding Update (SHISA's `explicit`/`implicit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrefixMode {
+    /// The MR lists the prefix in a Mobile Network Prefix option of the BU.
+    Explicit,
+    /// The MR sends no prefix option; the HA takes the prefix from its own table.
+    Implicit,
+}
+
+/// One `prefixtable` line: a mobile network prefix (IPv6 or IPv4) of a home address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrefixEntry {
+    pub home_address: Ipv6Addr,
+    pub prefix: IpNet,
+    pub mode: PrefixMode,
+    /// Binding identifier (RFC 5648) when the entry belongs to one of several bindings.
+    pub binding_id: Option<u16>,
+}
+
+/// One `static-tunnel` line: a fixed tunnel interface name for a home address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StaticTunnel {
+    pub tunnel: String,
+    pub home_address: Ipv6Addr,
+    pub binding_id: Option<u16>,
+}
+
+/// One `ipv4-dummy-tunnel` line (BSD needed addresses on the tunnel; Linux does not).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DummyTunnel {
+    pub tunnel: String,
+    pub mr_address: Ipv4Addr,
+    pub ha_address: Ipv4Addr,
+}
+
+/// `data-plane`: which nemonetd backend carries the tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataPlane {
+    /// Kernel seg6 encapsulation (encap.red with one segment) and seg6local decapsulation.
+    Seg6,
+    /// A TUN device and a userspace encapsulation loop.
+    Tun,
+    /// Probe the kernel at start: seg6 when it is there, otherwise tun.
+    Auto,
+}
+
+/// `ipv4-mnp-encoding`: how IPv4 mobile network prefixes travel between MR and HA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ipv4MnpEncoding {
+    /// IANA numbers: IPv4 Home Address option (29) carrying the prefix, IPv4 Address
+    /// Acknowledgement (30) as the answer (RFC 5555 formats). The default.
+    Rfc5555,
+    /// draft-shima-nemo-v4prefix options with operator-chosen option numbers (SHISA used 11
+    /// and 12, which IANA has since given to other options).
+    Draft {
+        prefix_option: u8,
+        status_option: u8,
+    },
+    /// Nothing on the wire: both ends take the IPv4 MNPs from their prefixtable.
+    ConfigOnly,
+}
+
+/// `role` of an interface for babymdd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InterfaceRole {
+    /// The home link (or the mobile network side of an HA): never a source of care-of addresses.
+    Home,
+    /// An uplink whose global addresses are candidate care-of addresses.
+    Egress,
+}
+
+/// Statements that take one value. Every field is `None` unless the file set it;
+/// [`Config::settings_for`] merges an interface block over the globals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub debug: Option<u32>,
+    pub namelookup: Option<bool>,
+    pub command_port: Option<u16>,
+    pub home_registration_lifetime: Option<Duration>,
+    pub preference: Option<i16>,
+    pub key_management: Option<bool>,
+    pub ipv4_mnp_support: Option<bool>,
+    pub auth_database: Option<PathBuf>,
+    pub home_agent_address: Option<Ipv6Addr>,
+    pub home_prefix: Option<Ipv6Net>,
+    pub bus_directory: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub data_plane: Option<DataPlane>,
+    pub ipv4_mnp_encoding: Option<Ipv4MnpEncoding>,
+    pub mobile_network_interface: Option<String>,
+    pub ipv4_mnp_address: Option<Ipv4Addr>,
+    pub max_binding_lifetime: Option<Duration>,
+    pub role: Option<InterfaceRole>,
+    pub priority: Option<u16>,
+}
+
+/// What one level (the file or one `interface` block) contains.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub settings: Settings,
+    pub prefixes: Vec<PrefixEntry>,
+    pub static_tunnels: Vec<StaticTunnel>,
+    pub dummy_tunnels: Vec<DummyTunnel>,
+}
+
+/// An `interface IFNAME { ... };` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub scope: Scope,
+}
+
+/// A whole, validated configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file name used in messages.
+    pub file: String,
+    pub global: Scope,
+    /// Interface blocks in file order (names are unique).
+    pub interfaces: Vec<Interface>,
+}
+
+impl Settings {
+    /// `self` with every field that `over` sets replaced by `over`'s value.
+    pub fn overlaid_with(&self, over: &Settings) -> Settings {
+        macro_rules! pick {
+            ($($f:ident),*) => { Settings { $($f: over.$f.clone().or_else(|| self.$f.clone()),)* } };
+        }
+        pick!(
+            debug,
+            namelookup,
+            command_port,
+            home_registration_lifetime,
+            preference,
+            key_management,
+            ipv4_mnp_support,
+            auth_database,
+            home_agent_address,
+            home_prefix,
+            bus_directory,
+            pid_file,
+            data_plane,
+            ipv4_mnp_encoding,
+            mobile_network_interface,
+            ipv4_mnp_address,
+            max_binding_lifetime,
+            role,
+            priority
+        )
+    }
+
+    /// The IPv4 MNP encoding, RFC 5555 numbers unless the file chose otherwise.
+    pub fn ipv4_mnp_encoding_or_default(&self) -> Ipv4MnpEncoding {
+        self.ipv4_mnp_encoding.unwrap_or(Ipv4MnpEncoding::Rfc5555)
+    }
+
+    /// Whether IPv4 MNPs are announced/accepted: on unless `ipv4-mnp-support 0;`.
+    pub fn ipv4_mnp_support_or_default(&self) -> bool {
+        self.ipv4_mnp_support.unwrap_or(true)
+    }
+
+    /// The data plane backend, `auto` unless the file chose one.
+    pub fn data_plane_or_default(&self) -> DataPlane {
+        self.data_plane.unwrap_or(DataPlane::Auto)
+    }
+}
+
+impl Config {
+    /// The interface block called `name`, if any.
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// Settings in force for `ifname`: its block's statements over the global ones.
+    pub fn settings_for(&self, ifname: &str) -> Settings {
+        match self.interface(ifname) {
+            Some(i) => self.global.settings.overlaid_with(&i.scope.settings),
+            None => self.global.settings.clone(),
+        }
+    }
+
+    fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        std::iter::once(&self.global).chain(self.interfaces.iter().map(|i| &i.scope))
+    }
+
+    /// Every prefixtable entry of the file, global ones first.
+    pub fn prefix_entries(&self) -> impl Iterator<Item = &PrefixEntry> {
+        self.scopes().flat_map(|s| s.prefixes.iter())
+    }
+
+    /// The prefixtable entries of one home address.
+    pub fn prefixes_of(&self, home_address: Ipv6Addr) -> Vec<&PrefixEntry> {
+        self.prefix_entries()
+            .filter(|e| e.home_address == home_address)
+            .collect()
+    }
+
+    /// Distinct home addresses of the prefixtable, in file order.
+    pub fn home_addresses(&self) -> Vec<Ipv6Addr> {
+        let mut seen = Vec::new();
+        for e in self.prefix_entries() {
+            if !seen.contains(&e.home_address) {
+                seen.push(e.home_address);
+            }
+        }
+        seen
+    }
+
+    /// Every static-tunnel line of the file.
+    pub fn static_tunnels(&self) -> impl Iterator<Item = &StaticTunnel> {
+        self.scopes().flat_map(|s| s.static_tunnels.iter())
+    }
+
+    /// Every ipv4-dummy-tunnel line of the file.
+    pub fn dummy_tunnels(&self) -> impl Iterator<Item = &DummyTunnel> {
+        self.scopes().flat_map(|s| s.dummy_tunnels.iter())
+    }
+}
