@@ -1,1 +1,189 @@
-fn main() {}
+//! `mipsock`: watch the mobility socket bus, show the binding tables, inject messages.
+
+mod parse;
+mod table;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use mobsock::render::{json_line, text_line};
+use mobsock::{Bus, BusMember, BusOptions, DumpWait, DumpWhat, DEFAULT_BUS_DIR};
+use nix::unistd::Group;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Parser)]
+#[command(name = "mipsock", about = "Watch and talk on the mobility socket bus")]
+struct Cli {
+    /// The bus directory.
+    #[arg(long, global = true, default_value = DEFAULT_BUS_DIR)]
+    bus_dir: PathBuf,
+    /// The bus group whose members may write (as configured for the daemons).
+    #[arg(long, global = true)]
+    group: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Table {
+    Bc,
+    Bul,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print every bus message, one line each, as it happens (like `ip monitor`).
+    Monitor {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the owners (had: bc, mrd: bul) for a dump and print the table.
+    Show {
+        table: Table,
+        /// One JSON object per entry instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How long to wait for the owners, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        timeout_ms: u64,
+    },
+    /// Inject one message by hand.
+    #[command(after_help = parse::SEND_HELP)]
+    Send {
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIPSOCK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mipsock: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mipsock: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let mut opts = BusOptions::default();
+    if let Some(name) = &cli.group {
+        let group = Group::from_name(name)
+            .with_context(|| format!("looking up group {name}"))?
+            .with_context(|| format!("no such group {name}"))?;
+        opts.group = Some(group.gid);
+    }
+    match cli.command {
+        Command::Monitor { json } => {
+            opts.event_queue = 1 << 16;
+            let member = join(&cli.bus_dir, opts).await?;
+            monitor(member, json).await
+        }
+        Command::Show {
+            table,
+            json,
+            timeout_ms,
+        } => {
+            let mut member = join(&cli.bus_dir, opts).await?;
+            let what = match table {
+                Table::Bc => DumpWhat::Bc,
+                Table::Bul => DumpWhat::Bul,
+            };
+            let wait = DumpWait {
+                timeout: Duration::from_millis(timeout_ms),
+                ..DumpWait::default()
+            };
+            let result = member.request_dump_with(what, wait).await?;
+            member.leave().await?;
+            if result.replies.is_empty() {
+                let owner = match table {
+                    Table::Bc => "had",
+                    Table::Bul => "mrd",
+                };
+                bail!(
+                    "no owner of the {} answered (is {owner} running?)",
+                    what.as_str()
+                );
+            }
+            table::print(&result, what, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send { words } => {
+            let body = parse::parse_send(&words).context("bad message")?;
+            let member = join(&cli.bus_dir, opts).await?;
+            let line = body.to_string();
+            let seq = member.send(body)?;
+            let peers = member.peers().len();
+            if !member.flush(Duration::from_secs(1)).await {
+                eprintln!("mipsock: some members did not take the message within 1 s");
+            }
+            member.leave().await?;
+            println!("sent {line} seq {seq} to {peers} members");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn join(dir: &std::path::Path, opts: BusOptions) -> Result<BusMember> {
+    Bus::join(dir, "mipsock", opts)
+        .await
+        .with_context(|| format!("joining the bus in {}", dir.display()))
+}
+
+async fn monitor(mut member: BusMember, json: bool) -> Result<ExitCode> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    eprintln!(
+        "mipsock: monitoring {} as {}",
+        member_dir_note(&member),
+        member.me()
+    );
+    let stdout = std::io::stdout();
+    loop {
+        let ev = tokio::select! {
+            ev = member.recv() => ev?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let now = SystemTime::now();
+        let line = if json {
+            json_line(now, &ev)
+        } else {
+            text_line(now, &ev)
+        };
+        let mut out = stdout.lock();
+        // A closed pipe ends the monitor quietly.
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+    }
+    member.leave().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn member_dir_note(member: &BusMember) -> String {
+    format!("the bus with {} members", member.peers().len())
+}
