@@ -16,6 +16,7 @@ mod error;
 mod lexer;
 mod model;
 mod parser;
+pub use parser::check_ifname;
 mod render;
 mod validate;
 
@@ -25,7 +26,7 @@ pub use auth::{AuthDatabase, AuthEntry};
 pub use error::{ConfigError, Pos};
 pub use model::{
     Config, DataPlane, DummyTunnel, Interface, InterfaceRole, Ipv4MnpEncoding, PrefixEntry,
-    PrefixMode, Scope, Settings, StaticTunnel,
+    PrefixMode, Scope, Settings, StaticTunnel, DEFAULT_HOME_REGISTRATION_LIFETIME,
 };
 pub use parser::{KEYWORDS, MAX_LIFETIME_SECS};
 

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv6Net};
 
+/// Lifetime mrd asks for when the file sets no `home-registration-lifetime` (our choice:
+/// short enough that a lost deregistration heals in minutes).
+pub const DEFAULT_HOME_REGISTRATION_LIFETIME: Duration = Duration::from_secs(120);
+
 /// How the MR names a prefix in its Binding Update (SHISA's `explicit`/`implicit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrefixMode {
@@ -167,6 +171,12 @@ impl Settings {
         self.ipv4_mnp_support.unwrap_or(true)
     }
 
+    /// The home registration lifetime, [`DEFAULT_HOME_REGISTRATION_LIFETIME`] unless set.
+    pub fn home_registration_lifetime_or_default(&self) -> Duration {
+        self.home_registration_lifetime
+            .unwrap_or(DEFAULT_HOME_REGISTRATION_LIFETIME)
+    }
+
     /// The data plane backend, `auto` unless the file chose one.
     pub fn data_plane_or_default(&self) -> DataPlane {
         self.data_plane.unwrap_or(DataPlane::Auto)
@@ -222,5 +232,37 @@ impl Config {
     /// Every ipv4-dummy-tunnel line of the file.
     pub fn dummy_tunnels(&self) -> impl Iterator<Item = &DummyTunnel> {
         self.scopes().flat_map(|s| s.dummy_tunnels.iter())
+    }
+}
+
+impl std::fmt::Display for DataPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DataPlane::Seg6 => "seg6",
+            DataPlane::Tun => "tun",
+            DataPlane::Auto => "auto",
+        })
+    }
+}
+
+impl std::fmt::Display for Ipv4MnpEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ipv4MnpEncoding::Rfc5555 => f.write_str("rfc5555"),
+            Ipv4MnpEncoding::ConfigOnly => f.write_str("config-only"),
+            Ipv4MnpEncoding::Draft {
+                prefix_option,
+                status_option,
+            } => write!(f, "draft (options {prefix_option} {status_option})"),
+        }
+    }
+}
+
+impl std::fmt::Display for InterfaceRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InterfaceRole::Home => "home",
+            InterfaceRole::Egress => "egress",
+        })
     }
 }

@@ -186,12 +186,14 @@ impl<'a> Parser<'a> {
             match tok.kind {
                 TokenKind::RBrace => break,
                 TokenKind::Word(w) => lines.push(line(self, w, tok.pos)?),
-                TokenKind::Eof => return Err(self.err(
-                    tok.pos,
-                    format!(
+                TokenKind::Eof => {
+                    return Err(self.err(
+                        tok.pos,
+                        format!(
                         "expected '}}' to close {keyword} opened at {opened}, found end of file"
                     ),
-                )),
+                    ))
+                }
                 other => {
                     return Err(self.err(
                         tok.pos,

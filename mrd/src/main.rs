@@ -1,5 +1,20 @@
-//! `mrd`: placeholder until its issue lands; see ../shared/DESIGN.md section 1.
-fn main() {
-    eprintln!("mrd: not implemented yet");
-    std::process::exit(1);
+//! `mrd`: the mobile router's signaling daemon. See `mrd --help`.
+
+mod cli;
+mod owner;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let common = args.common.clone();
+    let path = args.config.clone();
+    shisa_daemon::launch(
+        "mrd",
+        &common,
+        move || shisa_config::load(&path),
+        |daemon| owner::run(daemon, args),
+    )
 }

@@ -1,0 +1,77 @@
+//! The owner loop: holds mrd's state and handles one event at a time. Today it logs the
+//! effective settings and handles signals; the signaling logic plugs in here.
+
+use std::net::Ipv6Addr;
+
+use shisa_config::{Config, PrefixMode};
+use shisa_daemon::{Daemon, Event};
+
+use crate::cli::Args;
+
+/// What mrd runs with: the file's settings for MIPIF, with command-line overrides applied.
+pub struct Effective {
+    pub home_agent: Option<Ipv6Addr>,
+    pub name_lookup: bool,
+}
+
+pub fn effective(config: &Config, args: &Args) -> Effective {
+    let s = config.settings_for(&args.mipif);
+    Effective {
+        home_agent: args.home_agent.or(s.home_agent_address),
+        name_lookup: !args.no_name_lookup && s.namelookup.unwrap_or(true),
+    }
+}
+
+fn log_settings(config: &Config, args: &Args) {
+    let s = config.settings_for(&args.mipif);
+    let eff = effective(config, args);
+    match (args.home_agent, eff.home_agent) {
+        (Some(ha), _) => tracing::info!("home agent {ha} (from -a)"),
+        (None, Some(ha)) => tracing::info!("home agent {ha} (from home-agent-address)"),
+        (None, None) => tracing::warn!(
+            "no home agent address: give -a HA-ADDRESS or home-agent-address in {}",
+            config.file
+        ),
+    }
+    let homes = config.home_addresses();
+    if homes.is_empty() {
+        tracing::warn!("prefixtable lists no home address: nothing to register");
+    }
+    for hoa in homes {
+        for e in config.prefixes_of(hoa) {
+            let mode = match e.mode {
+                PrefixMode::Explicit => "explicit",
+                PrefixMode::Implicit => "implicit",
+            };
+            tracing::info!(
+                "home address {hoa}: mobile network prefix {} {mode}",
+                e.prefix
+            );
+        }
+    }
+    tracing::info!(
+        "mobility interface {}, lifetime {}s, IPv4 MNP support {}, encoding {}, name lookup {}",
+        args.mipif,
+        s.home_registration_lifetime_or_default().as_secs(),
+        s.ipv4_mnp_support_or_default(),
+        s.ipv4_mnp_encoding_or_default(),
+        eff.name_lookup,
+    );
+    shisa_daemon::log_config_notes(config);
+}
+
+pub async fn run(mut daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
+    log_settings(daemon.config(), &args);
+    loop {
+        match daemon.next_event().await {
+            Event::Stop { .. } => return Ok(()),
+            Event::Reload => {
+                if let shisa_daemon::Reload::Applied(changes) = daemon.reload() {
+                    if !changes.is_empty() {
+                        log_settings(daemon.config(), &args);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Runs the real `mrd` binary: help, command-line and configuration errors, start and stop,
+//! reload, detaching, and the pid file.
+
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+use shisa_daemon::testing::{run, wait_for_file, Running};
+
+const MRD: &str = env!("CARGO_BIN_EXE_mrd");
+
+const VALID: &str = "debug 1;
+interface mip0 {
+    home-registration-lifetime 40;
+    home-agent-address 2001:240:1:280::1;
+    prefixtable {
+        2001:240:1:280::beef 2001:240:1:281::/64 explicit;
+        2001:240:1:280::beef 10.0.0.0/24 explicit;
+    };
+};
+ipv4-dummy-tunnel {
+    nemo0 169.254.0.1 169.254.0.2;
+};
+";
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(config: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mrd.conf"), config).unwrap();
+        std::fs::create_dir(dir.path().join("bus")).unwrap();
+        Setup { dir }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<String> {
+        let mut v = vec![
+            "-c".to_string(),
+            self.path("mrd.conf"),
+            "--pid-file".into(),
+            self.path("mrd.pid"),
+            "--bus-dir".into(),
+            self.path("bus"),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+    fn spawn(&self, extra: &[&str]) -> Running {
+        let args = self.args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Running::spawn(MRD, &args, &self.dir.path().join("log"))
+    }
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let out = run(MRD, &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "-f, --foreground",
+        "-n, --no-name-lookup",
+        "-c, --config <FILE>",
+        "-a, --home-agent <HA-ADDRESS>",
+        "<MIPIF>",
+        "-d, --debug",
+        "-D, --trace",
+        "--bus-dir <DIR>",
+        "--pid-file <PATH>",
+        "-g, --graceful-restart",
+        "--log-file <FILE>",
+        "SIGHUP",
+        "SIGUSR1",
+        "/etc/shisa/mrd.conf",
+        "EXIT STATUS",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag:?}:\n{help}");
+    }
+}
+
+#[test]
+fn bad_flag_exits_2_with_clap_message() {
+    let out = run(MRD, &["-x", "mip0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unexpected argument '-x' found"), "{err}");
+    let out = run(MRD, &["-a", "10.0.0.1", "mip0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an IPv4 home agent address is refused"
+    );
+    let out = run(MRD, &["-f"]);
+    assert_eq!(out.status.code(), Some(2), "MIPIF is required");
+}
+
+#[test]
+fn missing_config_file_names_the_path() {
+    let out = run(MRD, &["-f", "-c", "/nonexistent/shisa/mrd.conf", "mip0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "mrd: /nonexistent/shisa/mrd.conf: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn config_error_gives_file_line_col_and_exit_1() {
+    let s = Setup::new("debug 1;\ninterface mip0 {\n    prefixtable {\n        2001:240:1:280::beef 10.0.0.1/24 explicit;\n    };\n};\n");
+    let args = s.args(&["-f", "mip0"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(MRD, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "mrd: {}:4:30: 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?\n",
+            s.path("mrd.conf")
+        )
+    );
+    assert!(!Path::new(&s.path("mrd.pid")).exists());
+}
+
+#[test]
+fn foreground_start_and_sigterm_stop_with_pid_file() {
+    let s = Setup::new(VALID);
+    let mut d = s.spawn(&["-f", "mip0"]);
+    let pid = wait_for_file(Path::new(&s.path("mrd.pid")));
+    assert_eq!(pid, format!("{}\n", d.pid()));
+    d.wait_for_log("mrd started");
+    let log = d.log();
+    assert!(
+        log.contains("home agent 2001:240:1:280::1 (from home-agent-address)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("mobile network prefix 10.0.0.0/24 explicit"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "ipv4-dummy-tunnel nemo0 169.254.0.1 169.254.0.2: accepted and not needed on Linux"
+        ),
+        "{log}"
+    );
+    assert!(log.contains(&format!("bus {}", s.path("bus"))), "{log}");
+    assert!(
+        log.contains("log level debug"),
+        "debug 1; sets the level: {log}"
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait().code(), Some(0));
+    assert!(!Path::new(&s.path("mrd.pid")).exists(), "pid file removed");
+    let log = d.log();
+    assert!(
+        log.contains("SIGTERM: stopping, removing installed state"),
+        "{log}"
+    );
+    assert!(log.contains("mrd stopped"), "{log}");
+}
+
+#[test]
+fn command_line_home_agent_overrides_config() {
+    let s = Setup::new(VALID);
+    let mut d = s.spawn(&["-f", "-a", "2001:db8::99", "mip0"]);
+    d.wait_for_log("home agent 2001:db8::99 (from -a)");
+    d.signal(Signal::SIGINT);
+    assert_eq!(d.wait().code(), Some(0));
+}
+
+#[test]
+fn sighup_reports_changes_and_refuses_a_broken_config() {
+    let s = Setup::new(VALID);
+    let mut d = s.spawn(&["-f", "mip0"]);
+    d.wait_for_log("mrd started");
+    std::fs::write(
+        s.path("mrd.conf"),
+        VALID.replace("lifetime 40", "lifetime 80"),
+    )
+    .unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log("config change: + interface mip0 { home-registration-lifetime 80; };");
+    assert!(d
+        .log()
+        .contains("config change: - interface mip0 { home-registration-lifetime 40; };"));
+    std::fs::write(s.path("mrd.conf"), "debug 1;\ndebug 2;\n").unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log(&format!(
+        "reload refused, keeping the running configuration: {}:2:1: debug already set at 1:1",
+        s.path("mrd.conf")
+    ));
+    // Still running with the previous configuration: an unchanged reload reports no changes.
+    std::fs::write(
+        s.path("mrd.conf"),
+        VALID.replace("lifetime 40", "lifetime 80"),
+    )
+    .unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log(&format!("reloaded {}: no changes", s.path("mrd.conf")));
+    d.signal(Signal::SIGUSR1);
+    assert_eq!(d.wait().code(), Some(0));
+    assert!(d
+        .log()
+        .contains("SIGUSR1: stopping, leaving installed state for the next instance"));
+    assert!(!Path::new(&s.path("mrd.pid")).exists());
+}
+
+#[test]
+fn graceful_restart_flag_makes_sigterm_keep_state() {
+    let s = Setup::new(VALID);
+    let mut d = s.spawn(&["-f", "-g", "mip0"]);
+    d.wait_for_log("graceful restart on SIGTERM");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait().code(), Some(0));
+    assert!(d
+        .log()
+        .contains("SIGTERM: stopping, leaving installed state for the next instance"));
+}
+
+#[test]
+fn second_instance_is_refused_while_the_first_runs() {
+    let s = Setup::new(VALID);
+    let mut d = s.spawn(&["-f", "mip0"]);
+    wait_for_file(Path::new(&s.path("mrd.pid")));
+    let args = s.args(&["-f", "mip0"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(MRD, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "mrd: {}: another instance is running (pid {})\n",
+            s.path("mrd.pid"),
+            d.pid()
+        )
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait().code(), Some(0));
+}
+
+#[test]
+fn without_f_it_detaches_and_the_starter_returns_once_ready() {
+    let s = Setup::new(VALID);
+    let args = s.args(&["--log-file", &s.path("detached.log"), "mip0"]);
+    let args: Vec<String> = args;
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(MRD, &argv);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The starter returned only after the daemon wrote its pid file.
+    let text = std::fs::read_to_string(s.path("mrd.pid")).unwrap();
+    let pid: i32 = text.trim().parse().unwrap();
+    let daemon = nix::unistd::Pid::from_raw(pid);
+    assert!(
+        nix::sys::signal::kill(daemon, None).is_ok(),
+        "daemon {pid} is alive"
+    );
+    assert_eq!(
+        nix::unistd::getsid(Some(daemon)).unwrap(),
+        nix::unistd::getpgid(Some(daemon)).unwrap()
+    );
+    nix::sys::signal::kill(daemon, Signal::SIGTERM).unwrap();
+    let start = std::time::Instant::now();
+    while Path::new(&s.path("mrd.pid")).exists() {
+        assert!(
+            start.elapsed() < shisa_daemon::testing::TIMEOUT,
+            "pid file not removed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(s.path("detached.log")).unwrap();
+    assert!(
+        log.contains("mrd started") && log.contains("mrd stopped"),
+        "{log}"
+    );
+}
