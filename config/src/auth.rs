@@ -136,22 +136,26 @@ fn fields_with_columns(line: &str) -> Vec<(u32, &str)> {
     out
 }
 
+/// Messages never echo the key: a typo in a key must not put key material in the logs.
 fn parse_hex(word: &str) -> Result<Vec<u8>, String> {
     let digits = word
         .strip_prefix("0x")
         .or_else(|| word.strip_prefix("0X"))
         .unwrap_or(word);
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("'{word}' is not a hexadecimal key"));
+        return Err("key is not hexadecimal".to_string());
     }
     if digits.len() & 1 == 1 {
-        return Err(format!("key '{word}' has an odd number of hex digits"));
+        return Err(format!(
+            "key has an odd number of hex digits ({})",
+            digits.len()
+        ));
     }
     (0..digits.len())
         .step_by(2)
         .map(|i| {
             u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| format!("'{word}' is not a hexadecimal key"))
+                .map_err(|_| "key is not hexadecimal".to_string())
         })
         .collect()
 }

@@ -127,11 +127,11 @@ fn load_reports_the_path_as_file_name() {
 const AUTH_CASES: &[(&str, &str)] = &[
     (
         "2001:db8::1 300 zz11",
-        "auth.db:1:17: 'zz11' is not a hexadecimal key",
+        "auth.db:1:17: key is not hexadecimal",
     ),
     (
         "2001:db8::1 300 abc",
-        "auth.db:1:17: key 'abc' has an odd number of hex digits",
+        "auth.db:1:17: key has an odd number of hex digits (3)",
     ),
     (
         "# c\n2001:db8::1 255 00ff",

@@ -119,3 +119,119 @@ pub fn wait_for_file(path: &Path) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A temporary directory with a daemon's configuration, pid file, bus directory and log.
+pub struct Scratch {
+    dir: PathBuf,
+    name: &'static str,
+}
+
+impl Scratch {
+    /// A fresh directory for daemon `name`, with `NAME.conf` holding `config` (if given).
+    pub fn new(name: &'static str, config: Option<&str>) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "shisa-{name}-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(dir.join("bus")).expect("scratch dir");
+        let s = Scratch { dir, name };
+        if let Some(text) = config {
+            s.write(&format!("{name}.conf"), text);
+        }
+        s
+    }
+
+    pub fn path(&self, file: &str) -> String {
+        self.dir.join(file).display().to_string()
+    }
+
+    pub fn config_path(&self) -> String {
+        self.path(&format!("{}.conf", self.name))
+    }
+
+    pub fn pid_path(&self) -> String {
+        self.path(&format!("{}.pid", self.name))
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).expect("write");
+    }
+
+    /// `--pid-file`, `--bus-dir` (and `-c` when `with_config`) into this directory, then `extra`.
+    pub fn args(&self, with_config: bool, extra: &[&str]) -> Vec<String> {
+        let mut v = Vec::new();
+        if with_config {
+            v.extend(["-c".to_string(), self.config_path()]);
+        }
+        v.extend([
+            "--pid-file".to_string(),
+            self.pid_path(),
+            "--bus-dir".into(),
+            self.path("bus"),
+        ]);
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+
+    pub fn run(&self, bin: &str, with_config: bool, extra: &[&str]) -> Output {
+        let args = self.args(with_config, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(bin, &args)
+    }
+
+    pub fn spawn(&self, bin: &str, with_config: bool, extra: &[&str]) -> Running {
+        let args = self.args(with_config, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Running::spawn(bin, &args, &self.dir.join("log"))
+    }
+
+    /// Spawns in the foreground, waits for the pid file, checks it holds the daemon's pid.
+    pub fn start(&self, bin: &str, with_config: bool, extra: &[&str]) -> Running {
+        let mut d = self.spawn(bin, with_config, extra);
+        let pid = wait_for_file(Path::new(&self.pid_path()));
+        assert_eq!(
+            pid,
+            format!("{}\n", d.pid()),
+            "pid file holds the daemon's pid"
+        );
+        d.wait_for_log(&format!("{} started", self.name));
+        d
+    }
+
+    /// SIGTERM, exit status 0, pid file gone.
+    pub fn stop(&self, d: &mut Running) {
+        d.signal(Signal::SIGTERM);
+        let status = d.wait();
+        assert_eq!(status.code(), Some(0), "exit status; log:\n{}", d.log());
+        assert!(!Path::new(&self.pid_path()).exists(), "pid file removed");
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Asserts `--help` exits 0 and mentions every string of `must`.
+pub fn assert_help_mentions(bin: &str, must: &[&str]) {
+    let out = run(bin, &["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for m in must {
+        assert!(help.contains(m), "--help lacks {m:?}:\n{help}");
+    }
+}
+
+/// Asserts exit status `code` and exactly `stderr`.
+pub fn assert_fails(out: &Output, code: i32, stderr: &str) {
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        stderr,
+        "standard error"
+    );
+    assert_eq!(out.status.code(), Some(code), "exit status");
+}

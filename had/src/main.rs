@@ -1,5 +1,22 @@
-//! `had`: placeholder until its issue lands; see ../shared/DESIGN.md section 1.
-fn main() {
-    eprintln!("had: not implemented yet");
-    std::process::exit(1);
+//! `had`: the home agent's signaling daemon. See `had --help`.
+
+mod cli;
+mod config;
+mod owner;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let common = args.common.clone();
+    let path = args.config.clone();
+    let homeif = args.homeif.clone();
+    shisa_daemon::launch(
+        "had",
+        &common,
+        move || config::load(&path, &homeif),
+        |daemon| owner::run(daemon, args),
+    )
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use nix::sys::signal::Signal;
-use shisa_daemon::testing::{run, wait_for_file, Running};
+use shisa_daemon::testing::{run, wait_for_file, Scratch};
 
 const MRD: &str = env!("CARGO_BIN_EXE_mrd");
 
@@ -22,37 +22,8 @@ ipv4-dummy-tunnel {
 };
 ";
 
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new(config: &str) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("mrd.conf"), config).unwrap();
-        std::fs::create_dir(dir.path().join("bus")).unwrap();
-        Setup { dir }
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<String> {
-        let mut v = vec![
-            "-c".to_string(),
-            self.path("mrd.conf"),
-            "--pid-file".into(),
-            self.path("mrd.pid"),
-            "--bus-dir".into(),
-            self.path("bus"),
-        ];
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    }
-    fn spawn(&self, extra: &[&str]) -> Running {
-        let args = self.args(extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Running::spawn(MRD, &args, &self.dir.path().join("log"))
-    }
+fn setup(config: &str) -> Scratch {
+    Scratch::new("mrd", Some(config))
 }
 
 #[test]
@@ -109,26 +80,24 @@ fn missing_config_file_names_the_path() {
 
 #[test]
 fn config_error_gives_file_line_col_and_exit_1() {
-    let s = Setup::new("debug 1;\ninterface mip0 {\n    prefixtable {\n        2001:240:1:280::beef 10.0.0.1/24 explicit;\n    };\n};\n");
-    let args = s.args(&["-f", "mip0"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(MRD, &args);
+    let s = setup("debug 1;\ninterface mip0 {\n    prefixtable {\n        2001:240:1:280::beef 10.0.0.1/24 explicit;\n    };\n};\n");
+    let out = s.run(MRD, true, &["-f", "mip0"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
             "mrd: {}:4:30: 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?\n",
-            s.path("mrd.conf")
+            s.config_path()
         )
     );
-    assert!(!Path::new(&s.path("mrd.pid")).exists());
+    assert!(!Path::new(&s.pid_path()).exists());
 }
 
 #[test]
 fn foreground_start_and_sigterm_stop_with_pid_file() {
-    let s = Setup::new(VALID);
-    let mut d = s.spawn(&["-f", "mip0"]);
-    let pid = wait_for_file(Path::new(&s.path("mrd.pid")));
+    let s = setup(VALID);
+    let mut d = s.spawn(MRD, true, &["-f", "mip0"]);
+    let pid = wait_for_file(Path::new(&s.pid_path()));
     assert_eq!(pid, format!("{}\n", d.pid()));
     d.wait_for_log("mrd started");
     let log = d.log();
@@ -153,7 +122,7 @@ fn foreground_start_and_sigterm_stop_with_pid_file() {
     );
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait().code(), Some(0));
-    assert!(!Path::new(&s.path("mrd.pid")).exists(), "pid file removed");
+    assert!(!Path::new(&s.pid_path()).exists(), "pid file removed");
     let log = d.log();
     assert!(
         log.contains("SIGTERM: stopping, removing installed state"),
@@ -164,8 +133,8 @@ fn foreground_start_and_sigterm_stop_with_pid_file() {
 
 #[test]
 fn command_line_home_agent_overrides_config() {
-    let s = Setup::new(VALID);
-    let mut d = s.spawn(&["-f", "-a", "2001:db8::99", "mip0"]);
+    let s = setup(VALID);
+    let mut d = s.spawn(MRD, true, &["-f", "-a", "2001:db8::99", "mip0"]);
     d.wait_for_log("home agent 2001:db8::99 (from -a)");
     d.signal(Signal::SIGINT);
     assert_eq!(d.wait().code(), Some(0));
@@ -173,45 +142,37 @@ fn command_line_home_agent_overrides_config() {
 
 #[test]
 fn sighup_reports_changes_and_refuses_a_broken_config() {
-    let s = Setup::new(VALID);
-    let mut d = s.spawn(&["-f", "mip0"]);
+    let s = setup(VALID);
+    let mut d = s.spawn(MRD, true, &["-f", "mip0"]);
     d.wait_for_log("mrd started");
-    std::fs::write(
-        s.path("mrd.conf"),
-        VALID.replace("lifetime 40", "lifetime 80"),
-    )
-    .unwrap();
+    std::fs::write(s.config_path(), VALID.replace("lifetime 40", "lifetime 80")).unwrap();
     d.signal(Signal::SIGHUP);
     d.wait_for_log("config change: + interface mip0 { home-registration-lifetime 80; };");
     assert!(d
         .log()
         .contains("config change: - interface mip0 { home-registration-lifetime 40; };"));
-    std::fs::write(s.path("mrd.conf"), "debug 1;\ndebug 2;\n").unwrap();
+    std::fs::write(s.config_path(), "debug 1;\ndebug 2;\n").unwrap();
     d.signal(Signal::SIGHUP);
     d.wait_for_log(&format!(
         "reload refused, keeping the running configuration: {}:2:1: debug already set at 1:1",
-        s.path("mrd.conf")
+        s.config_path()
     ));
     // Still running with the previous configuration: an unchanged reload reports no changes.
-    std::fs::write(
-        s.path("mrd.conf"),
-        VALID.replace("lifetime 40", "lifetime 80"),
-    )
-    .unwrap();
+    std::fs::write(s.config_path(), VALID.replace("lifetime 40", "lifetime 80")).unwrap();
     d.signal(Signal::SIGHUP);
-    d.wait_for_log(&format!("reloaded {}: no changes", s.path("mrd.conf")));
+    d.wait_for_log(&format!("reloaded {}: no changes", s.config_path()));
     d.signal(Signal::SIGUSR1);
     assert_eq!(d.wait().code(), Some(0));
     assert!(d
         .log()
         .contains("SIGUSR1: stopping, leaving installed state for the next instance"));
-    assert!(!Path::new(&s.path("mrd.pid")).exists());
+    assert!(!Path::new(&s.pid_path()).exists());
 }
 
 #[test]
 fn graceful_restart_flag_makes_sigterm_keep_state() {
-    let s = Setup::new(VALID);
-    let mut d = s.spawn(&["-f", "-g", "mip0"]);
+    let s = setup(VALID);
+    let mut d = s.spawn(MRD, true, &["-f", "-g", "mip0"]);
     d.wait_for_log("graceful restart on SIGTERM");
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait().code(), Some(0));
@@ -222,18 +183,16 @@ fn graceful_restart_flag_makes_sigterm_keep_state() {
 
 #[test]
 fn second_instance_is_refused_while_the_first_runs() {
-    let s = Setup::new(VALID);
-    let mut d = s.spawn(&["-f", "mip0"]);
-    wait_for_file(Path::new(&s.path("mrd.pid")));
-    let args = s.args(&["-f", "mip0"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(MRD, &args);
+    let s = setup(VALID);
+    let mut d = s.spawn(MRD, true, &["-f", "mip0"]);
+    wait_for_file(Path::new(&s.pid_path()));
+    let out = s.run(MRD, true, &["-f", "mip0"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
             "mrd: {}: another instance is running (pid {})\n",
-            s.path("mrd.pid"),
+            s.pid_path(),
             d.pid()
         )
     );
@@ -243,11 +202,8 @@ fn second_instance_is_refused_while_the_first_runs() {
 
 #[test]
 fn without_f_it_detaches_and_the_starter_returns_once_ready() {
-    let s = Setup::new(VALID);
-    let args = s.args(&["--log-file", &s.path("detached.log"), "mip0"]);
-    let args: Vec<String> = args;
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(MRD, &argv);
+    let s = setup(VALID);
+    let out = s.run(MRD, true, &["--log-file", &s.path("detached.log"), "mip0"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -255,7 +211,7 @@ fn without_f_it_detaches_and_the_starter_returns_once_ready() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The starter returned only after the daemon wrote its pid file.
-    let text = std::fs::read_to_string(s.path("mrd.pid")).unwrap();
+    let text = std::fs::read_to_string(s.pid_path()).unwrap();
     let pid: i32 = text.trim().parse().unwrap();
     let daemon = nix::unistd::Pid::from_raw(pid);
     assert!(
@@ -268,7 +224,7 @@ fn without_f_it_detaches_and_the_starter_returns_once_ready() {
     );
     nix::sys::signal::kill(daemon, Signal::SIGTERM).unwrap();
     let start = std::time::Instant::now();
-    while Path::new(&s.path("mrd.pid")).exists() {
+    while Path::new(&s.pid_path()).exists() {
         assert!(
             start.elapsed() < shisa_daemon::testing::TIMEOUT,
             "pid file not removed"
