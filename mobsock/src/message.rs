@@ -260,6 +260,12 @@ pub struct MemberJoin {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberLeave {}
 
+/// Bus control, sent to one peer only in answer to its JOIN: "I know you now; my last
+/// sequence number was the one in this header". The joiner's [`crate::Bus::join`] waits for
+/// these, so that once it returns every member that was up sends to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberHello {}
+
 /// Bus control, sent to one peer only: "the messages `first..=last` I sent you were dropped
 /// because you did not read them". Carries no sequence number of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +296,7 @@ impl Kind {
     pub const JOIN: Kind = Kind(200);
     pub const LEAVE: Kind = Kind(201);
     pub const DROPPED: Kind = Kind(202);
+    pub const HELLO: Kind = Kind(203);
 }
 
 /// Every message body the bus carries.
@@ -312,6 +319,7 @@ pub enum Body {
     Join(MemberJoin),
     Leave(MemberLeave),
     Dropped(Dropped),
+    Hello(MemberHello),
     /// A kind this build does not know (sent by a newer member); skipped by consumers.
     Unknown {
         kind: u16,
@@ -339,6 +347,7 @@ impl Body {
             Body::Join(_) => Kind::JOIN,
             Body::Leave(_) => Kind::LEAVE,
             Body::Dropped(_) => Kind::DROPPED,
+            Body::Hello(_) => Kind::HELLO,
             Body::Unknown { kind } => Kind(*kind),
         }
     }
@@ -363,6 +372,7 @@ impl Body {
             Body::Join(_) => "JOIN",
             Body::Leave(_) => "LEAVE",
             Body::Dropped(_) => "DROPPED",
+            Body::Hello(_) => "HELLO",
             Body::Unknown { .. } => "UNKNOWN",
         }
     }
@@ -494,7 +504,7 @@ impl fmt::Display for Body {
                 }
                 Ok(())
             }
-            Body::Join(_) | Body::Leave(_) => write!(f, "{name}"),
+            Body::Join(_) | Body::Leave(_) | Body::Hello(_) => write!(f, "{name}"),
             Body::Dropped(m) => write!(f, "{name} {}..{}", m.first, m.last),
             Body::Unknown { kind } => write!(f, "{name} kind {kind}"),
         }

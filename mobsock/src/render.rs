@@ -68,7 +68,9 @@ fn body_fields(body: &Body) -> Map<String, Value> {
         Body::DumpReply(m) => serde_json::to_value(m),
         Body::Dropped(m) => serde_json::to_value(m),
         Body::Unknown { kind } => Ok(json!({ "kind": kind })),
-        Body::BcFlush | Body::BulFlush | Body::Join(_) | Body::Leave(_) => Ok(json!({})),
+        Body::BcFlush | Body::BulFlush | Body::Join(_) | Body::Leave(_) | Body::Hello(_) => {
+            Ok(json!({}))
+        }
     };
     match v {
         Ok(Value::Object(m)) => m,

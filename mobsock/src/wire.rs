@@ -94,6 +94,7 @@ fn body_bytes(body: &Body) -> Result<Vec<u8>, postcard::Error> {
         Body::Join(m) => postcard::to_stdvec(m),
         Body::Leave(m) => postcard::to_stdvec(m),
         Body::Dropped(m) => postcard::to_stdvec(m),
+        Body::Hello(m) => postcard::to_stdvec(m),
         Body::BcFlush | Body::BulFlush | Body::Unknown { .. } => postcard::to_stdvec(&Empty {}),
     }
 }
@@ -124,6 +125,7 @@ fn decode_body(kind: u16, b: &[u8]) -> Result<Body, WireError> {
         Kind::JOIN => Body::Join(take("JOIN", b)?),
         Kind::LEAVE => Body::Leave(take("LEAVE", b)?),
         Kind::DROPPED => Body::Dropped(take("DROPPED", b)?),
+        Kind::HELLO => Body::Hello(take("HELLO", b)?),
         Kind(other) => Body::Unknown { kind: other },
     })
 }
@@ -248,6 +250,7 @@ mod tests {
             Body::Join(MemberJoin {}),
             Body::Leave(MemberLeave {}),
             Body::Dropped(Dropped { first: 3, last: 9 }),
+            Body::Hello(MemberHello {}),
         ]
     }
 
@@ -343,7 +346,7 @@ mod tests {
         }
 
         #[test]
-        fn bodies_survive_any_header(idx in 0usize..17, seq in any::<u64>(), pid in any::<u32>(),
+        fn bodies_survive_any_header(idx in 0usize..18, seq in any::<u64>(), pid in any::<u32>(),
                                      name in "[a-z0-9-]{1,20}") {
             let body = sample_bodies().remove(idx);
             let e = Envelope { version: (VERSION_MAJOR, VERSION_MINOR),

@@ -1,6 +1,6 @@
 //! The member handle: join, send, receive, dumps, leave.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -111,6 +111,8 @@ pub struct BusMember {
     deferred: VecDeque<Event>,
     receiver: JoinHandle<()>,
     next_dump_id: u32,
+    /// Members that answered our JOIN (only used while joining).
+    hellos: HashSet<Sender>,
 }
 
 impl BusMember {
@@ -152,8 +154,8 @@ impl BusMember {
         }
         shared.broadcast(Body::Join(MemberJoin {}))?;
         let receiver = tokio::spawn(receiver::run(shared.clone(), sock, policy));
-        tracing::debug!(member = %me, peers = shared.peers().len(), "joined the bus");
-        Ok(BusMember {
+        let expected = shared.peers();
+        let mut member = BusMember {
             shared,
             rx,
             tracker: SeqTracker::default(),
@@ -161,7 +163,40 @@ impl BusMember {
             deferred: VecDeque::new(),
             receiver,
             next_dump_id: 1,
-        })
+            hellos: HashSet::new(),
+        };
+        member.await_hellos(expected).await?;
+        tracing::debug!(member = %me, peers = member.peers().len(), "joined the bus");
+        Ok(member)
+    }
+
+    /// Waits (at most `join_timeout`) until every member we found has answered our JOIN,
+    /// or has gone: from then on every live member sends to us.
+    async fn await_hellos(&mut self, expected: Vec<Sender>) -> Result<(), BusError> {
+        let deadline = Instant::now() + self.shared.opts.join_timeout;
+        loop {
+            let current = self.shared.peers();
+            let waiting: Vec<&Sender> = expected
+                .iter()
+                .filter(|s| !self.hellos.contains(*s) && current.contains(s))
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Err(_elapsed) => {
+                    tracing::debug!(?waiting, "members did not answer our JOIN in time");
+                    break;
+                }
+                Ok(None) => return Err(BusError::Closed),
+                Ok(Some(item)) => {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.process(item);
+                }
+            }
+        }
+        self.hellos = HashSet::new();
+        Ok(())
     }
 
     /// This member's identity.
@@ -208,6 +243,8 @@ impl BusMember {
 
     /// Says goodbye (LEAVE), flushes, and closes.
     pub async fn leave(self) -> Result<(), BusError> {
+        // Unlink first, so that nobody rediscovers us after our goodbye.
+        remove_stale(&self.shared.own_path);
         self.shared.broadcast(Body::Leave(MemberLeave {}))?;
         self.flush(Duration::from_millis(500)).await;
         Ok(())
@@ -250,6 +287,10 @@ impl BusMember {
                     self.ready.push_back(Event::PeerJoined(env.sender));
                 }
                 Body::Dropped(d) => self.note_drop(env.sender, d.first, d.last),
+                Body::Hello(_) => {
+                    self.tracker.joined(&env.sender, env.seq);
+                    self.hellos.insert(env.sender);
+                }
                 _ => {
                     match self.tracker.observe(&env.sender, env.seq) {
                         Seen::Gap { expected, got } => self.ready.push_back(Event::Gap {

@@ -29,6 +29,8 @@ pub struct BusOptions {
     pub peer_queue: usize,
     /// Messages queued for the application before it starts losing messages.
     pub event_queue: usize,
+    /// How long `join` waits for the members it found to acknowledge it (HELLO).
+    pub join_timeout: Duration,
     /// How often to rescan the directory and probe peers for liveness.
     pub maintenance_interval: Duration,
 }
@@ -40,6 +42,7 @@ impl Default for BusOptions {
             loopback: false,
             peer_queue: 1024,
             event_queue: 4096,
+            join_timeout: Duration::from_millis(300),
             maintenance_interval: Duration::from_millis(250),
         }
     }

@@ -83,6 +83,12 @@ impl Peer {
         }
     }
 
+    /// Queues an unsequenced control datagram; lost if the queue is full.
+    pub fn enqueue_control(&self, bytes: Arc<[u8]>) {
+        let seq = self.core.settled.load(Ordering::Relaxed);
+        let _ = self.tx.try_send(Outgoing { seq, bytes });
+    }
+
     /// Whether everything up to `seq` has been sent to (or dropped for) this peer.
     pub fn settled(&self, seq: u64) -> bool {
         self.core.settled.load(Ordering::Relaxed) >= seq

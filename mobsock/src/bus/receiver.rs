@@ -71,8 +71,11 @@ fn deliver(shared: &Arc<Shared>, env: Envelope, local_drops: &mut BTreeMap<Sende
             shared.remove_peer(&env.sender, LeaveReason::Left, false);
             return;
         }
-        Body::Join(_) | Body::Dropped(_) => {
+        Body::Join(_) | Body::Dropped(_) | Body::Hello(_) => {
             shared.ensure_peer(&env.sender);
+            if matches!(env.body, Body::Join(_)) {
+                shared.greet(&env.sender);
+            }
             flush_local_drops(shared, local_drops);
             shared.push_control(Incoming::Envelope(env));
             return;

@@ -127,6 +127,25 @@ impl Shared {
         Ok(env)
     }
 
+    /// Answers a JOIN: tells that peer (alone) our last sequence number, in order with
+    /// everything we send it from now on.
+    pub fn greet(&self, sender: &Sender) {
+        let table = self.table();
+        let Some(peer) = table.peers.get(sender) else {
+            return;
+        };
+        let hello = Envelope {
+            version: (VERSION_MAJOR, VERSION_MINOR),
+            sender: self.me.clone(),
+            seq: table.last_seq,
+            body: Body::Hello(crate::message::MemberHello {}),
+        };
+        match hello.encode() {
+            Ok(bytes) => peer.enqueue_control(bytes.into()),
+            Err(e) => tracing::warn!(error = %e, "cannot encode HELLO"),
+        }
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.table().last_seq
     }
