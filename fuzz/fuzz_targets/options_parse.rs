@@ -6,7 +6,8 @@ use mip6::option::{emit_options, parse_options};
 use mip6::{DraftV4Options, ParseContext};
 
 fuzz_target!(|data: &[u8]| {
-    let draft = ParseContext::with_draft_v4(DraftV4Options::SHISA).expect("SHISA numbers are valid");
+    let draft =
+        ParseContext::with_draft_v4(DraftV4Options::SHISA).expect("SHISA numbers are valid");
     for ctx in [ParseContext::iana(), draft] {
         if let Ok(options) = parse_options(data, &ctx) {
             let mut out = Vec::new();
