@@ -1,5 +1,20 @@
-//! `nemonetd`: placeholder until its issue lands; see ../shared/DESIGN.md section 1.
-fn main() {
-    eprintln!("nemonetd: not implemented yet");
-    std::process::exit(1);
+//! `nemonetd`: tunnels and routes for the mobile network, on MR and HA. See `nemonetd --help`.
+
+mod cli;
+mod owner;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let common = args.common.clone();
+    let path = args.config_path();
+    shisa_daemon::launch(
+        "nemonetd",
+        &common,
+        move || shisa_config::load(&path),
+        |daemon| owner::run(daemon, args),
+    )
 }

@@ -1,0 +1,99 @@
+//! `nemonetd [-d] [-f] [-s] [-M] (-h | -m) [-c FILE] IFNAME`, as SHISA had it, plus the
+//! common flags.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, ArgGroup, Parser};
+use shisa_daemon::CommonArgs;
+
+pub const HA_CONFIG: &str = "/etc/shisa/had.conf";
+pub const MR_CONFIG: &str = "/etc/shisa/mrd.conf";
+
+/// Which side of the tunnel this nemonetd serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    HomeAgent,
+    MobileRouter,
+}
+
+/// NEMO data plane daemon: tunnels and routes for IPv6 and IPv4 mobile networks.
+///
+/// On every completed registration (announced on the mobility bus by had or mrd) installs the
+/// bidirectional tunnel between home agent and mobile router and the IPv6 and IPv4 routes of
+/// the mobile network prefixes through it, in one step; removes them on deregistration or
+/// expiry. The backend (kernel seg6 encapsulation, or a TUN device) comes from `data-plane`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nemonetd",
+    version,
+    disable_help_flag = true,
+    group(ArgGroup::new("role").required(true).args(["home_agent", "mobile_router"])),
+    after_long_help = shisa_daemon::after_help("nemonetd", "/etc/shisa/had.conf (-h), /etc/shisa/mrd.conf (-m)"),
+)]
+pub struct Args {
+    /// Run on a home agent: routes to the mobile network prefixes point into the tunnels.
+    ///
+    /// Note: -h is the role, as in SHISA; help is --help.
+    #[arg(short = 'h', long = "home-agent")]
+    pub home_agent: bool,
+
+    /// Run on a mobile router: IPv4 default route and MNP-sourced IPv6 default into the tunnel.
+    #[arg(short = 'm', long = "mobile-router")]
+    pub mobile_router: bool,
+
+    /// Static tunnels: use the names of the configuration's static-tunnel table.
+    ///
+    /// Without -s tunnel interfaces are named as they are created; with -s each home address
+    /// (and binding id) gets the tunnel named in `static-tunnel { IFNAME HOA [BID]; };`.
+    #[arg(short = 's', long = "static-tunnel")]
+    pub static_tunnel: bool,
+
+    /// Multiple care-of addresses (RFC 5648): one tunnel per home address and binding id.
+    ///
+    /// Without -M there is one tunnel per home address, following its latest care-of address.
+    #[arg(short = 'M', long = "multiple-coa")]
+    pub multiple_coa: bool,
+
+    /// Configuration file [default: /etc/shisa/had.conf with -h, /etc/shisa/mrd.conf with -m].
+    ///
+    /// nemonetd reads the same file as the signaling daemon of its node: data-plane,
+    /// prefixtable (implicit prefixes, the IPv4 MNPs for config-only encoding), static-tunnel,
+    /// mobile-network-interface and ipv4-mnp-address (MR).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The interface whose configuration block applies: the home interface (as given to had)
+    /// with -h, the mobility interface (as given to mrd) with -m.
+    #[arg(value_name = "IFNAME", value_parser = parse_ifname)]
+    pub ifname: String,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Print this help (it serves as the manual page).
+    #[arg(long = "help", action = ArgAction::HelpLong)]
+    pub help: Option<bool>,
+}
+
+fn parse_ifname(s: &str) -> Result<String, String> {
+    shisa_config::check_ifname(s).map(|()| s.to_string())
+}
+
+impl Args {
+    pub fn role(&self) -> Role {
+        if self.home_agent {
+            Role::HomeAgent
+        } else {
+            Role::MobileRouter
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(|| {
+            PathBuf::from(match self.role() {
+                Role::HomeAgent => HA_CONFIG,
+                Role::MobileRouter => MR_CONFIG,
+            })
+        })
+    }
+}
