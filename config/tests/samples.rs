@@ -224,3 +224,28 @@ fn auth_database_parses_entries_and_comments() {
     assert_eq!(db.by_spi(1000).unwrap().key, vec![0xde, 0xad]);
     assert!(db.by_spi(257).is_none());
 }
+
+/// The commented samples shipped in etc/ stay valid and describe the paper's topology.
+#[test]
+fn shipped_sample_configs_parse() {
+    let etc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc");
+    let mrd = shisa_config::load(&etc.join("mrd.conf")).unwrap();
+    let had = shisa_config::load(&etc.join("had.conf")).unwrap();
+    let hoa = v6("2001:240:1:280::beef");
+    for cfg in [&mrd, &had] {
+        let prefixes: Vec<String> = cfg
+            .prefixes_of(hoa)
+            .iter()
+            .map(|e| e.prefix.to_string())
+            .collect();
+        assert_eq!(prefixes, vec!["2001:240:1:281::/64", "10.0.0.0/24"]);
+    }
+    let mr = mrd.settings_for("mip0");
+    assert_eq!(mr.home_agent_address, Some(v6("2001:240:1:280::1")));
+    assert_eq!(mr.ipv4_mnp_address, Some(Ipv4Addr::new(10, 0, 0, 1)));
+    assert_eq!(mrd.settings_for("eth0").role, Some(InterfaceRole::Egress));
+    let ha = had.settings_for("eth0");
+    assert_eq!(ha.home_prefix.unwrap().to_string(), "2001:240:1:280::/64");
+    let db = AuthDatabase::load(&etc.join(ha.auth_database.unwrap())).unwrap();
+    assert_eq!(db.by_home_address(hoa).unwrap().spi, 256);
+}

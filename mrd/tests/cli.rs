@@ -237,3 +237,37 @@ fn without_f_it_detaches_and_the_starter_returns_once_ready() {
         "{log}"
     );
 }
+
+#[test]
+fn reports_readiness_and_stop_to_systemd() {
+    use std::os::unix::net::UnixDatagram;
+    let s = setup(VALID);
+    let socket_path = s.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(shisa_daemon::testing::TIMEOUT))
+        .unwrap();
+    let args = s.args(true, &["-f", "mip0"]);
+    let mut child = std::process::Command::new(MRD)
+        .args(&args)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    // READY comes after the pid file is written.
+    assert_eq!(
+        std::fs::read_to_string(s.pid_path()).unwrap(),
+        format!("{}\n", child.id())
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
