@@ -46,6 +46,8 @@ pub struct PrefixLine {
     pub entry: PrefixEntry,
     /// Position of the prefix token (errors about the prefix point there).
     pub pos: Pos,
+    /// Position of the home address token.
+    pub hoa_pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -236,6 +236,7 @@ impl<'a> Parser<'a> {
                 binding_id,
             },
             pos,
+            hoa_pos,
         })
     }
 

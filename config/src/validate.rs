@@ -1,6 +1,7 @@
 //! Turns parsed statements into a [`Config`], rejecting what cannot be meant.
 
 use std::collections::HashMap;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -30,10 +31,21 @@ struct Written {
     draft_numbers: Option<(u8, u8)>,
 }
 
+/// A prefixtable entry as validation needs it.
+struct Claim {
+    prefix: IpNet,
+    hoa: Ipv6Addr,
+    pos: Pos,
+    hoa_pos: Pos,
+    scope: usize,
+}
+
 struct Validator<'a> {
     file: &'a str,
-    /// Every prefix claimed so far, with the home address claiming it.
-    claims: Vec<(IpNet, std::net::Ipv6Addr, Pos)>,
+    /// Every prefix claimed so far.
+    claims: Vec<Claim>,
+    /// Scope being read: 0 top level, i + 1 interface block i.
+    scope_index: usize,
     tunnels: HashMap<String, Pos>,
     dummies: HashMap<String, Pos>,
     interfaces: HashMap<String, Pos>,
@@ -43,6 +55,7 @@ pub fn validate(file: &str, stmts: Vec<Stmt>) -> Result<Config, ConfigError> {
     let mut v = Validator {
         file,
         claims: Vec::new(),
+        scope_index: 0,
         tunnels: HashMap::new(),
         dummies: HashMap::new(),
         interfaces: HashMap::new(),
@@ -59,11 +72,13 @@ pub fn validate(file: &str, stmts: Vec<Stmt>) -> Result<Config, ConfigError> {
                 }
                 let mut scope = Scope::default();
                 let mut written = Written::default();
+                v.scope_index = interfaces.len() + 1;
                 for inner in body {
                     v.statement(inner, &mut scope, &mut written, true)?;
                 }
                 scoped.push(written);
                 interfaces.push(Interface { name, scope });
+                v.scope_index = 0;
             }
             other => v.statement(other, &mut global, &mut global_written, false)?,
         }
@@ -78,6 +93,7 @@ pub fn validate(file: &str, stmts: Vec<Stmt>) -> Result<Config, ConfigError> {
         interfaces,
     };
     v.check_ipv4(&config, &global_written, &scoped)?;
+    v.check_home_prefix(&config)?;
     Ok(finish_encodings(config, &global_written, &scoped))
 }
 
@@ -155,7 +171,13 @@ impl Validator<'_> {
             }
             Stmt::PrefixTable(lines) => {
                 for line in lines {
-                    self.claim(line.entry.prefix, line.entry.home_address, line.pos)?;
+                    self.claim(Claim {
+                        prefix: line.entry.prefix,
+                        hoa: line.entry.home_address,
+                        pos: line.pos,
+                        hoa_pos: line.hoa_pos,
+                        scope: self.scope_index,
+                    })?;
                     scope.prefixes.push(line.entry);
                 }
             }
@@ -188,38 +210,33 @@ impl Validator<'_> {
     }
 
     /// A prefix belongs to one home address, and two entries may not overlap.
-    fn claim(
-        &mut self,
-        prefix: IpNet,
-        hoa: std::net::Ipv6Addr,
-        pos: Pos,
-    ) -> Result<(), ConfigError> {
-        for (other, owner, at) in &self.claims {
-            if *other == prefix && *owner == hoa {
+    fn claim(&mut self, new: Claim) -> Result<(), ConfigError> {
+        let (prefix, hoa) = (new.prefix, new.hoa);
+        for c in &self.claims {
+            let (other, owner, at) = (c.prefix, c.hoa, c.pos);
+            if other == prefix && owner == hoa {
                 return Err(self.err(
-                    pos,
+                    new.pos,
                     format!("duplicate prefixtable entry {hoa} {prefix} (first at {at})"),
                 ));
             }
-            if *other == prefix {
+            if other == prefix {
                 return Err(self.err(
-                    pos,
+                    new.pos,
                     format!("{prefix} is already claimed by {owner} at {at}"),
                 ));
             }
-            if other.contains(&prefix) || prefix.contains(other) {
+            if other.contains(&prefix) || prefix.contains(&other) {
                 return Err(self.err(
-                    pos,
+                    new.pos,
                     format!("{prefix} overlaps {other} claimed by {owner} at {at}"),
                 ));
             }
         }
-        self.claims.push((prefix, hoa, pos));
+        self.claims.push(new);
         Ok(())
     }
 
-    /// `own` is what one scope wrote, `w` what is in force there (inherited included):
-    /// numbers are an error only where written without a draft encoding in force.
     fn check_encoding(&self, own: &Written, w: &Written) -> Result<(), ConfigError> {
         let own_numbers = own.draft_numbers.is_some();
         match (w.encoding, w.draft_numbers) {
@@ -260,6 +277,39 @@ impl Validator<'_> {
         }
     }
 
+    /// Where a home-prefix is in force, home addresses lie inside it and IPv6 mobile network
+    /// prefixes outside it.
+    fn check_home_prefix(&self, config: &Config) -> Result<(), ConfigError> {
+        for c in &self.claims {
+            let settings = match c
+                .scope
+                .checked_sub(1)
+                .and_then(|i| config.interfaces.get(i))
+            {
+                Some(iface) => config.settings_for(&iface.name),
+                None => config.global.settings.clone(),
+            };
+            let Some(home) = settings.home_prefix else {
+                continue;
+            };
+            if !home.contains(&c.hoa) {
+                return Err(self.err(
+                    c.hoa_pos,
+                    format!("home address {} is outside home-prefix {home}", c.hoa),
+                ));
+            }
+            if let IpNet::V6(net) = c.prefix {
+                if net.contains(&home) || home.contains(&net) {
+                    return Err(self.err(
+                        c.pos,
+                        format!("mobile network prefix {net} overlaps home-prefix {home}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// IPv4 statements must agree with the IPv4 prefixes of the table.
     fn check_ipv4(
         &self,
@@ -270,8 +320,8 @@ impl Validator<'_> {
         let v4: Vec<_> = self
             .claims
             .iter()
-            .filter_map(|(p, _, at)| match p {
-                IpNet::V4(net) => Some((*net, *at)),
+            .filter_map(|c| match c.prefix {
+                IpNet::V4(net) => Some((net, c.pos)),
                 IpNet::V6(_) => None,
             })
             .collect();

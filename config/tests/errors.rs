@@ -60,6 +60,14 @@ const CASES: &[(&str, &str)] = &[
         "prefixtable {\n  2001:db8::1 2001:db8:5::/64 explicit;\n  2001:db8::1 2001:db8:5::/64 implicit;\n};",
         "t.conf:3:15: duplicate prefixtable entry 2001:db8::1 2001:db8:5::/64 (first at 2:15)",
     ),
+    (
+        "interface eth0 {\n  home-prefix 2001:db8::/64;\n  prefixtable { 2001:db9::1 10.0.0.0/24 explicit; };\n};",
+        "t.conf:3:17: home address 2001:db9::1 is outside home-prefix 2001:db8::/64",
+    ),
+    (
+        "home-prefix 2001:db8::/64;\ninterface eth0 {\n  prefixtable { 2001:db8::1 2001:db8::/48 explicit; };\n};",
+        "t.conf:3:29: mobile network prefix 2001:db8::/48 overlaps home-prefix 2001:db8::/64",
+    ),
     // tunnels
     ("static-tunnel {\n  nemo0 2001:db8::1;\n  nemo0 2001:db8::2;\n};", "t.conf:3:3: static-tunnel nemo0 already defined at 2:3"),
     ("static-tunnel { nemo0; };", "t.conf:1:22: expected home address after tunnel name, found ';'"),

@@ -8,8 +8,10 @@
 //!
 //! ```no_run
 //! # use shisa_daemon::{launch, CommonArgs, Daemon, Event};
+//! # #[derive(clap::Parser)]
+//! # struct Cli { #[command(flatten)] common: CommonArgs }
 //! # fn main() -> std::process::ExitCode {
-//! # let common: CommonArgs = todo!();
+//! # let common = <Cli as clap::Parser>::parse_from(["mrd", "-f"]).common;
 //! let path = std::path::PathBuf::from("/etc/shisa/mrd.conf");
 //! launch("mrd", &common, move || shisa_config::load(&path), |mut d: Daemon<shisa_config::Config>| async move {
 //!     loop {
