@@ -92,6 +92,19 @@ impl MhPacket {
         Ok(self.wrap(&mh_bytes))
     }
 
+    /// Builds the complete packet, signed when `auth` is given (see
+    /// [`MhPacket::emit_signed`]); handy when authentication is configurable.
+    pub fn emit_with(
+        &self,
+        ctx: &ParseContext,
+        auth: Option<AuthKey<'_>>,
+    ) -> Result<Vec<u8>, Error> {
+        match auth {
+            Some(key) => self.emit_signed(ctx, key),
+            None => self.emit(ctx),
+        }
+    }
+
     /// Builds the complete packet with an MN-HA authentication option
     /// appended as the last option and its authenticator computed. The
     /// message must not already carry an authentication option.

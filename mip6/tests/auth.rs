@@ -161,7 +161,13 @@ fn missing_auth_option_is_reported() {
     let ctx = ParseContext::iana();
     let (mut packet, _) = signed_bu();
     packet.mh.options_mut().clear();
-    let bytes = packet.emit(&ctx).unwrap();
+    let bytes = packet.emit_with(&ctx, None).unwrap();
+    assert_eq!(bytes, packet.emit(&ctx).unwrap());
     let rx = MhPacket::parse(&bytes, &ctx).unwrap();
     assert_eq!(rx.verify_auth(KEY), Err(Error::NoAuthOption));
+    let key = AuthKey { spi: 3, key: KEY };
+    assert_eq!(
+        packet.emit_with(&ctx, Some(key)).unwrap(),
+        packet.emit_signed(&ctx, key).unwrap()
+    );
 }
