@@ -54,6 +54,7 @@ pub enum HaAction {
     Rejected {
         hoa: Ipv6Addr,
         coa: Ipv6Addr,
+        ha: Ipv6Addr,
         status: BaStatus,
         reason: String,
     },
@@ -198,6 +199,7 @@ impl HomeAgent {
                 actions.push(HaAction::Rejected {
                     hoa: bu.hoa,
                     coa: bu.coa,
+                    ha: bu.ha,
                     status: refusal.status,
                     reason: refusal.reason,
                 });

@@ -1,7 +1,7 @@
 //! The mobile router's Binding Update List for its home registration (RFC 6275 11.7, 11.8;
 //! RFC 3963 5), with the IPv4 MNPs of the dual-stack extension.
 
-use crate::policy::{Ipv4Encoding, MrPolicy};
+use crate::policy::{Ipv4Encoding, MrPolicy, PrefixMode};
 use crate::{replay, Now};
 use ipnet::{Ipv4Net, Ipv6Net};
 use mip6::{
@@ -52,6 +52,8 @@ pub enum MrAction {
     },
     /// The home agent refused (status) or never answered (`None`): broadcast the failure.
     Failed {
+        /// The care-of address the failed BU was for (`None`: the deregistration from home).
+        coa: Option<Ipv6Addr>,
         status: Option<BaStatus>,
         reason: String,
     },
@@ -219,6 +221,7 @@ impl MobileRouter {
             if !p.reported {
                 p.reported = true;
                 actions.push(MrAction::Failed {
+                    coa: p.coa,
                     status: None,
                     reason: format!(
                         "no Binding Acknowledgement from {} after backing off to {:?}; still trying",
@@ -283,34 +286,34 @@ impl MobileRouter {
     fn binding_update(&self, p: &Pending) -> Result<Vec<u8>, mip6::Error> {
         let pol = &self.policy;
         let mut options = Vec::new();
-        let (src, hao, lifetime) =
-            match p.coa {
-                Some(coa) => {
-                    if pol.explicit {
-                        options.extend(pol.mnp6.iter().map(|n| {
-                            MobilityOption::MobileNetworkPrefix {
-                                prefix: n.network(),
-                                prefix_len: n.prefix_len(),
-                            }
-                        }));
-                    }
-                    options.extend(pol.mnp4.iter().filter_map(|n| match pol.ipv4_encoding {
-                        Ipv4Encoding::ConfigOnly => None,
-                        Ipv4Encoding::Rfc5555 => Some(MobilityOption::Ipv4HomeAddress {
-                            address: n.network(),
-                            prefix_len: n.prefix_len(),
-                            request_prefix: true,
-                        }),
-                        Ipv4Encoding::Draft => Some(MobilityOption::DraftIpv4Mnp {
+        let (src, hao, lifetime) = match p.coa {
+            Some(coa) => {
+                options.extend(
+                    pol.mnp6
+                        .iter()
+                        .filter(|(_, mode)| *mode == PrefixMode::Explicit)
+                        .map(|(n, _)| MobilityOption::MobileNetworkPrefix {
                             prefix: n.network(),
                             prefix_len: n.prefix_len(),
                         }),
-                    }));
-                    (coa, Some(pol.home_address), pol.lifetime)
-                }
-                // From home: source is the home address itself, lifetime zero (RFC 6275 11.5.4).
-                None => (pol.home_address, None, Duration::ZERO),
-            };
+                );
+                options.extend(pol.mnp4.iter().filter_map(|n| match pol.ipv4_encoding {
+                    Ipv4Encoding::ConfigOnly => None,
+                    Ipv4Encoding::Rfc5555 => Some(MobilityOption::Ipv4HomeAddress {
+                        address: n.network(),
+                        prefix_len: n.prefix_len(),
+                        request_prefix: true,
+                    }),
+                    Ipv4Encoding::Draft => Some(MobilityOption::DraftIpv4Mnp {
+                        prefix: n.network(),
+                        prefix_len: n.prefix_len(),
+                    }),
+                }));
+                (coa, Some(pol.home_address), pol.lifetime)
+            }
+            // From home: source is the home address itself, lifetime zero (RFC 6275 11.5.4).
+            None => (pol.home_address, None, Duration::ZERO),
+        };
         if let Some(timestamp) = p.timestamp {
             options.push(MobilityOption::ReplayProtection { timestamp });
         }
@@ -419,6 +422,7 @@ impl MobileRouter {
         if !status.is_accepted() {
             self.retry_after_refusal = Some(now.mono + MAX_BINDACK_TIMEOUT);
             return vec![MrAction::Failed {
+                coa: pending.coa,
                 status: Some(status),
                 reason: format!("home agent {} refused the binding: {status}", p.src),
             }];
@@ -430,6 +434,7 @@ impl MobileRouter {
         if lifetime.is_zero() {
             self.retry_after_refusal = Some(now.mono + MAX_BINDACK_TIMEOUT);
             return vec![MrAction::Failed {
+                coa: Some(coa),
                 status: Some(status),
                 reason: "home agent granted a zero lifetime".into(),
             }];
@@ -439,7 +444,7 @@ impl MobileRouter {
             coa,
             ha: self.policy.home_agent,
             lifetime,
-            mnp6: self.policy.mnp6.clone(),
+            mnp6: self.policy.mnp6.iter().map(|(n, _)| *n).collect(),
             mnp4: self.accepted_ipv4(options),
         };
         // Refresh at 80% of the granted lifetime, leaving room for retransmissions.

@@ -66,9 +66,9 @@ pub struct HaPolicy {
 pub struct MrPolicy {
     pub home_address: Ipv6Addr,
     pub home_agent: Ipv6Addr,
-    /// IPv6 MNPs; sent as MNP options when `explicit`, otherwise left to the HA's table.
-    pub mnp6: Vec<Ipv6Net>,
-    pub explicit: bool,
+    /// IPv6 MNPs; explicit ones are named in MNP options, implicit ones are left to the
+    /// HA's prefixtable (RFC 3963 6.1.2).
+    pub mnp6: Vec<(Ipv6Net, PrefixMode)>,
     pub mnp4: Vec<Ipv4Net>,
     pub ipv4_encoding: Ipv4Encoding,
     pub dialect: ParseContext,

@@ -51,8 +51,7 @@ fn mr_policy() -> MrPolicy {
     MrPolicy {
         home_address: a6(HOA),
         home_agent: a6(HA),
-        mnp6: vec![n6("2001:240:1:281::/64")],
-        explicit: true,
+        mnp6: vec![(n6("2001:240:1:281::/64"), PrefixMode::Explicit)],
         mnp4: vec![n4("10.0.0.0/24")],
         ipv4_encoding: Ipv4Encoding::Rfc5555,
         dialect: ParseContext::iana(),
@@ -340,7 +339,8 @@ fn sequence_number_out_of_window_resynchronises_the_mr() {
 fn unauthorized_prefix_is_refused_with_142() {
     let now = Now::current();
     let mut pol = mr_policy();
-    pol.mnp6.push(n6("2001:db8:bad::/64"));
+    pol.mnp6
+        .push((n6("2001:db8:bad::/64"), PrefixMode::Explicit));
     let mut mr = MobileRouter::new(pol, 1);
     let mut ha = HomeAgent::new(ha_policy());
     let (mr_actions, ha_actions) = register(&mut mr, &mut ha, COA, now);
@@ -659,4 +659,36 @@ fn bindings_expire_and_survive_a_restore() {
             ..
         }]
     ));
+}
+
+#[test]
+fn implicit_prefixes_are_not_named_in_the_bu_but_registered_from_the_table() {
+    let now = Now::current();
+    let mut pol = mr_policy();
+    pol.mnp6 = vec![(n6("2001:240:1:281::/64"), PrefixMode::Implicit)];
+    let mut mr = MobileRouter::new(pol, 1);
+    let bu = sent(&mr.move_to(a6(COA), now));
+    let MessageRepr::BindingUpdate { options, .. } = MhPacket::parse(&bu[0], &ParseContext::iana())
+        .unwrap()
+        .packet
+        .mh
+    else {
+        panic!()
+    };
+    assert!(!options
+        .iter()
+        .any(|o| matches!(o, MobilityOption::MobileNetworkPrefix { .. })));
+    let mut ha = HomeAgent::new(ha_policy());
+    let ha_actions = to_ha(&mut ha, &bu, &ParseContext::iana(), now);
+    let entry = registered(&to_mr(
+        &mut mr,
+        &ha_sent(&ha_actions),
+        &ParseContext::iana(),
+        now,
+    ));
+    assert_eq!(entry.mnp6, vec![n6("2001:240:1:281::/64")]);
+    assert_eq!(
+        ha.bindings().next().unwrap().mnp6,
+        vec![n6("2001:240:1:281::/64")]
+    );
 }
