@@ -55,6 +55,8 @@ pub struct Daemon<C> {
     pub pid_file: PathBuf,
     signals: Signals,
     reloader: Reloader<C>,
+    /// Verbosity from -d/-D; the configuration's `debug N;` can only raise it.
+    flag_verbosity: u8,
 }
 
 impl<C: DaemonConfig> Daemon<C> {
@@ -80,8 +82,21 @@ impl<C: DaemonConfig> Daemon<C> {
     /// Reads the configuration again; logs what changed, or why it was refused (the old
     /// configuration then stays in force).
     pub fn reload(&mut self) -> Reload {
-        self.reloader.reload()
+        let before = self.config().debug_level();
+        let outcome = self.reloader.reload();
+        let after = self.config().debug_level();
+        if before != after {
+            let level = self.flag_verbosity.max(config_verbosity(after));
+            logging::set_verbosity(level);
+            tracing::info!("log level now {}", logging::level_name(level));
+        }
+        outcome
     }
+}
+
+/// `debug N;` as a verbosity: 0 info, 1 debug, 2 or more trace.
+fn config_verbosity(debug: Option<u32>) -> u8 {
+    debug.map(|d| d.min(2) as u8).unwrap_or(0)
 }
 
 /// Runs a daemon: loads the configuration (errors go to standard error as
@@ -119,8 +134,9 @@ where
             }
         }
     };
-    let from_config = config.debug_level().map(|d| d.min(2) as u8).unwrap_or(0);
-    let verbosity = common.verbosity().max(from_config);
+    let verbosity = common
+        .verbosity()
+        .max(config_verbosity(config.debug_level()));
     let target = match (&common.log_file, common.foreground) {
         (Some(path), _) => logging::LogTarget::File(path),
         (None, true) => logging::LogTarget::Stderr,
@@ -170,6 +186,7 @@ where
             pid_file: pid_path,
             signals,
             reloader: Reloader::new(config, Box::new(load)),
+            flag_verbosity: common.verbosity(),
         };
         report.ready();
         systemd::notify("READY=1");

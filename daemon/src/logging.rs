@@ -4,7 +4,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
@@ -37,20 +37,43 @@ pub fn init(name: &'static str, verbosity: u8, target: LogTarget<'_>) -> io::Res
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(false);
-    // A second init (tests) keeps the first subscriber; that is fine.
-    let _ = match target {
-        LogTarget::Stderr => builder.with_writer(io::stderr).try_init(),
+    // The handle's type depends on the writer, so each branch stores a closure.
+    macro_rules! install {
+        ($b:expr) => {{
+            let b = $b.with_filter_reloading();
+            let handle = b.reload_handle();
+            let _ = SET_FILTER.set(Box::new(move |f| {
+                let _ = handle.reload(f);
+            }));
+            // A second init (tests) keeps the first subscriber; that is fine.
+            let _ = b.try_init();
+        }};
+    }
+    match target {
+        LogTarget::Stderr => install!(builder.with_writer(io::stderr)),
         LogTarget::File(path) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;
-            builder.with_writer(Arc::new(file)).try_init()
+            install!(builder.with_writer(Arc::new(file)))
         }
-        LogTarget::Syslog => builder
+        LogTarget::Syslog => install!(builder
             .without_time()
             .with_level(false)
-            .with_writer(SyslogWriter::new(name))
-            .try_init(),
-    };
+            .with_writer(SyslogWriter::new(name))),
+    }
     Ok(())
+}
+
+type SetFilter = Box<dyn Fn(EnvFilter) + Send + Sync>;
+static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
+
+/// Changes the level at run time (a reload changed `debug N;`); a no-op under `RUST_LOG`.
+pub fn set_verbosity(verbosity: u8) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return;
+    }
+    if let Some(set) = SET_FILTER.get() {
+        set(EnvFilter::new(level_name(verbosity)));
+    }
 }
 
 /// Sends each formatted event as one datagram to /dev/log (RFC 3164 style, local socket).

@@ -271,3 +271,14 @@ fn reports_readiness_and_stop_to_systemd() {
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn reload_that_changes_debug_changes_the_log_level() {
+    let s = setup(&VALID.replace("debug 1;", "debug 0;"));
+    let mut d = s.start(MRD, true, &["-f", "mip0"]);
+    assert!(d.log().contains("log level info"));
+    std::fs::write(s.config_path(), VALID.replace("debug 1;", "debug 2;")).unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log("log level now trace");
+    s.stop(&mut d);
+}

@@ -1,0 +1,246 @@
+//! mrd's owner loop: one task holds the Binding Update List and handles one event at a
+//! time — MD_INFO from babymdd, a Binding Acknowledgement, a retransmission or refresh
+//! timer, a signal.
+
+use crate::cli::Args;
+use crate::owner;
+use crate::policy;
+use crate::seqfile::SeqFile;
+use anyhow::{Context, Result};
+use mhsock::{MhSocket, ParamProblemFilter};
+use mip6::MhPacket;
+use mobsock::{
+    Body, Bus, BusMember, BusOptions, BulEntry, BulRemove, Event as BusEvent, MdCommand, MdHint,
+    MdInfo, NodeType, NodeTypeInfo, RegistrationFailed, RemoveReason,
+};
+use registration::mr::{self, DeregReason, MobileRouter, MrAction};
+use registration::Now;
+use shisa_config::Config;
+use shisa_daemon::{Daemon, Event, Reload, StopMode};
+use std::time::Duration;
+
+/// nftables table holding mrd's Parameter Problem filter (BAs carry an RH2).
+const FILTER_TABLE: &str = "shisa_mrd";
+
+struct Agent {
+    core: MobileRouter,
+    sock: MhSocket,
+    bus: BusMember,
+    seq: SeqFile,
+    bad_packets: u64,
+}
+
+pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
+    let home_agent = owner::effective(daemon.config(), &args).home_agent;
+    let policy = policy::mr_policy(daemon.config(), &args.config, &args.mipif, home_agent)?;
+    let filter = ParamProblemFilter::install(FILTER_TABLE).context("install nftables filter")?;
+    let sock = MhSocket::open().context("open raw sockets (needs CAP_NET_RAW)")?;
+    let bus = Bus::join(&daemon.bus_dir, "mrd", BusOptions::default())
+        .await
+        .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
+    let seq = SeqFile::new(args.state_file.clone());
+    let next_seq = seq.load();
+    tracing::info!(
+        "home address {} home agent {}, next sequence {next_seq} ({})",
+        policy.home_address,
+        policy.home_agent,
+        seq.path().display()
+    );
+    let mut agent = Agent {
+        core: MobileRouter::new(policy, next_seq),
+        sock,
+        bus,
+        seq,
+        bad_packets: 0,
+    };
+    agent.announce(Body::NodeTypeInfo(NodeTypeInfo {
+        node_type: NodeType::MobileRouter,
+        enabled: true,
+    }));
+    // Ask babymdd where we are (it answers SCAN with its current decision).
+    agent.announce(Body::MdInfo(MdInfo {
+        command: MdCommand::Scan,
+        hint: None,
+        coa: None,
+        ifindex: None,
+    }));
+    loop {
+        let timer = agent.core.next_timer().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            ev = daemon.next_event() => match ev {
+                Event::Stop { mode, .. } => {
+                    if mode == StopMode::KeepState {
+                        filter.keep();
+                    }
+                    return Ok(());
+                }
+                Event::Reload => {
+                    if let Reload::Applied(changes) = daemon.reload() {
+                        if !changes.is_empty() {
+                            let ha = owner::effective(daemon.config(), &args).home_agent;
+                            match policy::mr_policy(daemon.config(), &args.config, &args.mipif, ha) {
+                                Ok(p) => {
+                                    agent.core.set_policy(p);
+                                    tracing::info!("new policy in force from the next Binding Update");
+                                }
+                                Err(e) => tracing::error!("reload refused, old policy kept: {e:#}"),
+                            }
+                        }
+                    }
+                }
+            },
+            rx = agent.sock.recv() => match rx {
+                Ok(rx) => agent.on_packet(rx),
+                Err(e) => {
+                    tracing::error!("raw socket: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            ev = agent.bus.recv() => match ev {
+                Ok(ev) => agent.on_bus(ev),
+                Err(e) => tracing::error!("bus: {e}"),
+            },
+            _ = sleep_until(timer) => {
+                let actions = agent.core.on_timer(Now::current());
+                agent.apply(actions);
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Agent {
+    fn on_packet(&mut self, rx: mhsock::Received) {
+        let dialect = self.core.policy().dialect;
+        match MhPacket::parse_payload(rx.first_header, rx.src, rx.dst, 64, &rx.data, &dialect) {
+            Ok(parsed) => {
+                let actions = self.core.handle_packet(&parsed, Now::current());
+                self.apply(actions);
+            }
+            Err(e) => {
+                self.bad_packets += 1;
+                tracing::warn!("dropped Mobility Header from {}: {e} ({} bad so far)", rx.src, self.bad_packets);
+            }
+        }
+    }
+
+    fn on_bus(&mut self, ev: BusEvent) {
+        let BusEvent::Message(env) = ev else { return };
+        match env.body {
+            Body::MdInfo(md) => {
+                let now = Now::current();
+                let actions = match md.command {
+                    MdCommand::Rereg => match md.coa.or(match md.hint {
+                        Some(MdHint::Address(a)) => Some(a),
+                        _ => None,
+                    }) {
+                        Some(coa) => {
+                            tracing::info!("movement: care-of address {coa} (from {})", env.sender);
+                            self.core.move_to(coa, now)
+                        }
+                        None => {
+                            tracing::warn!("MD_INFO rereg from {} without a care-of address ignored", env.sender);
+                            Vec::new()
+                        }
+                    },
+                    MdCommand::DeregHome => {
+                        tracing::info!("movement: back on the home link (from {})", env.sender);
+                        self.core.returned_home(now)
+                    }
+                    MdCommand::DeregForeign => {
+                        tracing::warn!("MD_INFO deregforeign is not supported (no foreign-link bindings); ignored");
+                        Vec::new()
+                    }
+                    MdCommand::Scan => Vec::new(),
+                };
+                self.apply(actions);
+            }
+            Body::DumpRequest(req) => {
+                let bul: Vec<BulEntry> = self.core.current().map(bul_entry).into_iter().collect();
+                if let Err(e) = self.bus.answer_dump(&req, &[], &bul) {
+                    tracing::error!("answering dump request from {}: {e}", env.sender);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, actions: Vec<MrAction>) {
+        for action in actions {
+            match action {
+                MrAction::Send(packet) => {
+                    if let Err(e) = self.seq.save(self.core.next_seq()) {
+                        tracing::error!("saving the sequence number: {e:#}");
+                    }
+                    if let Err(e) = self.sock.send(&packet) {
+                        tracing::error!("sending BU: {e}");
+                    }
+                }
+                MrAction::Registered(entry) => {
+                    tracing::info!(
+                        "registered {} via {} with {} for {}s, mnp [{}]",
+                        entry.hoa,
+                        entry.coa,
+                        entry.ha,
+                        entry.lifetime.as_secs(),
+                        entry
+                            .mnp6
+                            .iter()
+                            .map(|p| p.to_string())
+                            .chain(entry.mnp4.iter().map(|p| p.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                    self.announce(Body::BulAdd(bul_entry(&entry)));
+                }
+                MrAction::Deregistered { entry, reason } => {
+                    let reason = match reason {
+                        DeregReason::Home => RemoveReason::Deregistered,
+                        DeregReason::Expired => RemoveReason::Expired,
+                    };
+                    tracing::info!("registration of {} via {} ended: {}", entry.hoa, entry.coa, reason.as_str());
+                    self.announce(Body::BulRemove(BulRemove {
+                        hoa: entry.hoa,
+                        ha: Some(entry.ha),
+                        reason,
+                    }));
+                }
+                MrAction::Failed { coa, status, reason } => {
+                    tracing::warn!("registration failed: {reason}");
+                    let p = self.core.policy();
+                    self.announce(Body::RegistrationFailed(RegistrationFailed {
+                        hoa: p.home_address,
+                        coa: coa.unwrap_or(p.home_address),
+                        ha: p.home_agent,
+                        status: status.map(u8::from).unwrap_or(0),
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn announce(&self, body: Body) {
+        if let Err(e) = self.bus.send(body) {
+            tracing::error!("bus: {e}");
+        }
+    }
+}
+
+fn bul_entry(e: &mr::BulEntry) -> BulEntry {
+    BulEntry {
+        hoa: e.hoa,
+        coa: e.coa,
+        ha: e.ha,
+        lifetime: u32::try_from(e.lifetime.as_secs()).unwrap_or(u32::MAX),
+        mnp6: e.mnp6.clone(),
+        mnp4: e.mnp4.clone(),
+        flags: 0x0400,
+    }
+}
