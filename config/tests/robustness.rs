@@ -38,3 +38,51 @@ proptest! {
         }
     }
 }
+
+/// Valid statements, each usable at top level or inside an interface block.
+const STATEMENTS: &[&str] = &[
+    "debug 3;",
+    "namelookup 0;",
+    "command-port 7777;",
+    "home-registration-lifetime 64;",
+    "preference 10;",
+    "key-management 1;",
+    "ipv4-mnp-support 1;",
+    "auth-database \"/etc/shisa/auth.db\";",
+    "home-agent-address 2001:db8::1;",
+    "data-plane tun;",
+    "ipv4-mnp-encoding config-only;",
+    "mobile-network-interface eth9;",
+    "max-binding-lifetime 100;",
+    "prefixtable { 2001:db8::beef 2001:db8:1::/64 explicit 3; };",
+    "prefixtable { 2001:db8::beef 10.1.0.0/16 implicit; };",
+    "prefixtable { 2001:db8::cafe 2001:db8:2::/48 explicit; };",
+    "static-tunnel { nemo4 2001:db8::beef 9; };",
+    "ipv4-dummy-tunnel { nemo5 169.254.1.1 169.254.1.2; };",
+];
+
+proptest! {
+    /// Whatever valid file we assemble, rendering it gives a file that parses to the same.
+    #[test]
+    fn render_then_parse_is_identity(
+        global in proptest::collection::vec(0..STATEMENTS.len(), 0..6),
+        blocks in proptest::collection::vec(proptest::collection::vec(0..STATEMENTS.len(), 0..5), 0..3),
+    ) {
+        let mut text: String = global.iter().map(|i| format!("{}\n", STATEMENTS[*i])).collect();
+        for (n, block) in blocks.iter().enumerate() {
+            text.push_str(&format!("interface eth{n} {{\n"));
+            for i in block {
+                text.push_str(&format!("  {}\n", STATEMENTS[*i]));
+            }
+            text.push_str("};\n");
+        }
+        // Repeated statements are (correctly) refused; only valid files are compared.
+        if let Ok(cfg) = parse_str(&text, "r.conf") {
+            let again = parse_str(&cfg.to_config_string(), "r.conf");
+            prop_assert!(again.is_ok(), "{:?}\n{}", again, cfg.to_config_string());
+            let again = again.unwrap();
+            prop_assert_eq!(&cfg, &again);
+            prop_assert!(cfg.changes(&again).is_empty());
+        }
+    }
+}
