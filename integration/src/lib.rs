@@ -4,8 +4,12 @@
 //! drop, so a failing (panicking) test still cleans up. Names carry the process id and a
 //! counter, so tests may run in parallel without colliding.
 
+pub mod bins;
+pub mod capture;
+pub mod monitor;
 pub mod netns;
 pub mod process;
 
+pub use monitor::Monitor;
 pub use netns::{unique_name, Netns};
 pub use process::{BackgroundProcess, LineReader};

@@ -37,6 +37,8 @@ pub enum DeregReason {
     Home,
     /// The binding ran out before a refresh succeeded.
     Expired,
+    /// mrd is stopping and takes its binding with it.
+    Shutdown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ enum Location {
 struct Pending {
     /// `None`: deregistration from home.
     coa: Option<Ipv6Addr>,
+    /// A deregistration (lifetime zero), from home or from `coa`.
+    deregister: bool,
     seq: u16,
     timestamp: Option<u64>,
     timeout: Duration,
@@ -164,6 +168,43 @@ impl MobileRouter {
         actions
     }
 
+    /// mrd is stopping without a graceful restart: withdraw the registration and send a
+    /// deregistration from the current care-of address (the daemon waits briefly for its BA).
+    pub fn shutdown(&mut self, now: Now) -> Vec<MrAction> {
+        let Location::Foreign(coa) = self.location else {
+            return Vec::new();
+        };
+        if self.current.is_none() && self.pending.is_none() {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
+        if let Some(c) = self.current.take() {
+            actions.push(MrAction::Deregistered {
+                entry: c.entry,
+                reason: DeregReason::Shutdown,
+            });
+        }
+        self.location = Location::Unknown;
+        self.retry_after_refusal = None;
+        let p = Pending {
+            coa: Some(coa),
+            deregister: true,
+            seq: 0,
+            timestamp: None,
+            timeout: INITIAL_BINDACK_TIMEOUT,
+            retry_at: now.mono,
+            resynced: false,
+            reported: false,
+        };
+        actions.extend(self.send_bu(p, now));
+        actions
+    }
+
+    /// Whether a BU is waiting for its BA.
+    pub fn awaiting_ack(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// When [`Self::on_timer`] must run next.
     pub fn next_timer(&self) -> Option<Instant> {
         let pending = self.pending.as_ref().map(|p| p.retry_at);
@@ -213,8 +254,8 @@ impl MobileRouter {
     fn retransmit(&mut self, mut p: Pending, now: Now) -> Vec<MrAction> {
         let mut actions = Vec::new();
         if p.timeout >= MAX_BINDACK_TIMEOUT {
-            if p.coa.is_none() {
-                tracing::warn!("no BA for the deregistration from home; giving up");
+            if p.deregister {
+                tracing::warn!("no BA for the deregistration; giving up");
                 self.pending = None;
                 return actions;
             }
@@ -250,6 +291,7 @@ impl MobileRouter {
         };
         let p = Pending {
             coa,
+            deregister: coa.is_none(),
             seq: 0,
             timestamp: None,
             timeout,
@@ -287,6 +329,8 @@ impl MobileRouter {
         let pol = &self.policy;
         let mut options = Vec::new();
         let (src, hao, lifetime) = match p.coa {
+            // Deregistration from a foreign link (RFC 6275 11.7.1): lifetime zero, no prefixes.
+            Some(coa) if p.deregister => (coa, Some(pol.home_address), Duration::ZERO),
             Some(coa) => {
                 options.extend(
                     pol.mnp6
@@ -427,7 +471,7 @@ impl MobileRouter {
                 reason: format!("home agent {} refused the binding: {status}", p.src),
             }];
         }
-        let Some(coa) = pending.coa else {
+        let Some(coa) = pending.coa.filter(|_| !pending.deregister) else {
             tracing::info!("deregistered from home agent {}", p.src);
             return Vec::new();
         };

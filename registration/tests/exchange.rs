@@ -692,3 +692,37 @@ fn implicit_prefixes_are_not_named_in_the_bu_but_registered_from_the_table() {
         vec![n6("2001:240:1:281::/64")]
     );
 }
+
+#[test]
+fn shutdown_deregisters_from_the_care_of_address() {
+    let now = Now::current();
+    let mut mr = MobileRouter::new(mr_policy(), 1);
+    let mut ha = HomeAgent::new(ha_policy());
+    registered(&register(&mut mr, &mut ha, COA, now).0);
+    let actions = mr.shutdown(now);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        MrAction::Deregistered {
+            reason: DeregReason::Shutdown,
+            ..
+        }
+    )));
+    let bu = sent(&actions);
+    let p = MhPacket::parse(&bu[0], &ParseContext::iana())
+        .unwrap()
+        .packet;
+    assert_eq!((p.src, p.home_address), (a6(COA), Some(a6(HOA))));
+    let MessageRepr::BindingUpdate {
+        lifetime, options, ..
+    } = p.mh
+    else {
+        panic!()
+    };
+    assert_eq!(lifetime, Duration::ZERO);
+    assert!(options.is_empty());
+    assert!(mr.awaiting_ack());
+    let ha_actions = to_ha(&mut ha, &bu, &ParseContext::iana(), now);
+    assert!(ha.bindings().next().is_none());
+    assert!(to_mr(&mut mr, &ha_sent(&ha_actions), &ParseContext::iana(), now).is_empty());
+    assert!(!mr.awaiting_ack());
+}
