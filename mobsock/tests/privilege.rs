@@ -6,27 +6,65 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
+
+/// Runs useradd & co. one at a time, retrying while another process holds the
+/// account database lock.
+fn account_tool(cmd: &mut Command) -> bool {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..20 {
+        match cmd.status() {
+            Ok(s) if s.success() => return true,
+            // Exit status 10 (useradd/groupadd, userdel) means the database was locked.
+            Ok(s) if s.code() == Some(10) || s.code() == Some(1) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A throw-away system group, removed on drop.
+struct TempGroup(String);
+
+impl TempGroup {
+    fn create(tag: &str) -> TempGroup {
+        let name = format!("mobsock{tag}{}", std::process::id());
+        let ok = account_tool(Command::new("groupadd").args(["--system", &name]));
+        assert!(ok, "groupadd {name} failed");
+        TempGroup(name)
+    }
+}
+
+impl Drop for TempGroup {
+    fn drop(&mut self) {
+        account_tool(Command::new("groupdel").arg(&self.0));
+    }
+}
 
 /// A throw-away system user, removed on drop.
 struct TempUser(String);
 
 impl TempUser {
-    fn create() -> TempUser {
-        let name = format!("mobsock{}", std::process::id());
-        let status = Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                &name,
-            ])
-            .status()
-            .expect("run useradd");
-        assert!(status.success(), "useradd {name} failed");
+    fn create(tag: &str, groups: &[&str]) -> TempUser {
+        let name = format!("mobsock{tag}{}", std::process::id());
+        let mut cmd = Command::new("useradd");
+        cmd.args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+        ]);
+        if !groups.is_empty() {
+            cmd.arg("--groups").arg(groups.join(","));
+        }
+        let ok = account_tool(cmd.arg(&name));
+        assert!(ok, "useradd {name} failed");
         TempUser(name)
     }
 
@@ -43,7 +81,7 @@ impl TempUser {
 
 impl Drop for TempUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).status();
+        account_tool(Command::new("userdel").arg(&self.0));
     }
 }
 
@@ -62,7 +100,7 @@ fn user_binary(dir: &Path) -> PathBuf {
 #[test]
 fn an_unprivileged_user_cannot_send() {
     let (tmp, bus) = bus_dir();
-    let user = TempUser::create();
+    let user = TempUser::create("u", &[]);
     let binary = user_binary(tmp.path());
     let mut member = Proc::member(&bus, "had", &[]);
     let bus_arg = bus.to_str().expect("utf-8 path");
@@ -124,4 +162,38 @@ fn an_unprivileged_user_cannot_send() {
         .filter(|l| l.starts_with("JOIN mipsock"))
         .count();
     assert_eq!(user_joins, 1, "only root's mipsock may join: {lines:?}");
+}
+
+/// With a configured bus group, its members may write: the directory and sockets admit
+/// the group and the credential check accepts supplementary group membership.
+#[test]
+fn a_member_of_the_bus_group_can_send() {
+    let (tmp, bus) = bus_dir();
+    let group = TempGroup::create("grp");
+    let user = TempUser::create("g", &[&group.0]);
+    let binary = user_binary(tmp.path());
+    let mut member = Proc::member(&bus, "had", &["--group", &group.0]);
+    let meta = std::fs::metadata(&bus).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o770);
+    let bus_arg = bus.to_str().expect("utf-8 path");
+    let out = user.mipsock(
+        &binary,
+        &[
+            "--bus-dir",
+            bus_arg,
+            "--group",
+            &group.0,
+            "send",
+            "bc-flush",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "group member could not send: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    member.wait_line(|l| l.ends_with(" BC_FLUSH"), Duration::from_secs(5));
+    member.stop();
+    // The user goes before its group.
+    drop(user);
 }

@@ -41,6 +41,9 @@ struct Args {
     /// Do not print MSG lines (for large runs).
     #[arg(long)]
     quiet: bool,
+    /// The bus group whose members may write.
+    #[arg(long)]
+    group: Option<String>,
     /// Report gaps but do not request a dump.
     #[arg(long)]
     no_resync: bool,
@@ -79,7 +82,13 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let mut member = Bus::join(&args.bus_dir, &args.name, BusOptions::default()).await?;
+    let mut opts = BusOptions::default();
+    if let Some(name) = &args.group {
+        let group = nix::unistd::Group::from_name(name)?
+            .ok_or_else(|| anyhow::anyhow!("no such group {name}"))?;
+        opts.group = Some(group.gid);
+    }
+    let mut member = Bus::join(&args.bus_dir, &args.name, opts).await?;
     let me = member.me().clone();
     say(format_args!("READY {} {}", me.name, me.pid));
     let mut term = signal(SignalKind::terminate())?;
