@@ -1,0 +1,430 @@
+//! The desired kernel state, computed from the role, the backend and the current
+//! registration (MR) or binding set (HA). Pure: no I/O, unit-tested below.
+
+use crate::model::{HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings};
+use crate::mss_clamp::ClampSpec;
+use crate::tun::PeerTable;
+use crate::{Backend, DECAP_IPV4_TABLE, DECAP_IPV6_TABLE, DECAP_RULE_PREF, LOCAL_RULE_PREF};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Main routing table.
+pub const MAIN_TABLE: u32 = 254;
+/// Local routing table.
+pub const LOCAL_TABLE: u32 = 255;
+/// Metric of our IPv4 routes (the kernel's default for IPv4).
+pub const METRIC_V4: u32 = 0;
+/// Metric of our IPv6 routes (the kernel's default for IPv6, `IP6_RT_PRIO_USER`).
+pub const METRIC_V6: u32 = 1024;
+/// IP protocol numbers of the encapsulated payloads.
+pub const IPPROTO_IPIP: u8 = 4;
+pub const IPPROTO_IPV6: u8 = 41;
+
+/// What a route does with a matching packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteAction {
+    /// Plain route out of `oif` (the TUN device).
+    Device,
+    /// `encap seg6 mode encap.red segs <peer>`: a bare outer IPv6 header to `peer`.
+    Seg6Encap { peer: Ipv6Addr },
+    /// `encap seg6local action End.DX4 nh4 0.0.0.0`: decapsulate, forward the IPv4 inside.
+    DecapIpv4,
+    /// `encap seg6local action End.DX6 nh6 ::`: decapsulate, forward the IPv6 inside.
+    DecapIpv6,
+}
+
+/// One route we want in the kernel (always with [`crate::ROUTE_PROTOCOL`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    pub table: u32,
+    pub dst: IpNet,
+    /// Source prefix of an IPv6 source-specific route (`from`).
+    pub src: Option<Ipv6Net>,
+    pub metric: u32,
+    pub oif: u32,
+    /// Preferred source address (`src`) of an IPv4 route.
+    pub prefsrc: Option<Ipv4Addr>,
+    pub mtu: Option<u32>,
+    pub action: RouteAction,
+}
+
+/// The fields that identify a route in the kernel: a second route with the same key
+/// replaces the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteKey {
+    pub table: u32,
+    pub dst: IpNet,
+    pub src: Option<Ipv6Net>,
+    pub metric: u32,
+}
+
+impl RouteSpec {
+    pub fn key(&self) -> RouteKey {
+        RouteKey {
+            table: self.table,
+            dst: self.dst,
+            src: self.src,
+            metric: self.metric,
+        }
+    }
+}
+
+/// One IPv6 policy rule we want (always with [`crate::ROUTE_PROTOCOL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RuleSpec {
+    pub pref: u32,
+    /// `ipproto` selector.
+    pub ipproto: Option<u8>,
+    /// `to` selector.
+    pub dst: Option<Ipv6Net>,
+    pub table: u32,
+}
+
+impl RuleSpec {
+    /// `pref 100 lookup local`: replaces the kernel's `pref 0 lookup local`.
+    pub fn moved_local() -> Self {
+        Self {
+            pref: LOCAL_RULE_PREF,
+            ipproto: None,
+            dst: None,
+            table: LOCAL_TABLE,
+        }
+    }
+}
+
+/// Everything the data plane wants installed for the current state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    pub routes: Vec<RouteSpec>,
+    pub rules: Vec<RuleSpec>,
+    pub clamp: Option<ClampSpec>,
+    /// Tunnel endpoints for the userspace relay (tun backend).
+    pub peers: PeerTable,
+}
+
+/// Interface indexes the routes refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Links {
+    /// MR: uplink; HA: home interface. Carries seg6 routes and decapsulation routes.
+    pub egress: u32,
+    /// The TUN device (tun backend only).
+    pub tun: Option<u32>,
+}
+
+struct Builder<'a> {
+    backend: Backend,
+    links: Links,
+    tunnel: &'a TunnelSettings,
+    state: DesiredState,
+}
+
+impl<'a> Builder<'a> {
+    fn new(backend: Backend, links: Links, tunnel: &'a TunnelSettings) -> Self {
+        let mut state = DesiredState::default();
+        if backend == Backend::Seg6 {
+            state.rules.push(RuleSpec::moved_local());
+        }
+        Self {
+            backend,
+            links,
+            tunnel,
+            state,
+        }
+    }
+
+    /// A route into the tunnel towards `peer`; a key already wanted is not added twice.
+    fn tunnel_route(
+        &mut self,
+        dst: IpNet,
+        src: Option<Ipv6Net>,
+        prefsrc: Option<Ipv4Addr>,
+        peer: Ipv6Addr,
+    ) {
+        let (oif, action) = match (self.backend, self.links.tun) {
+            (Backend::Tun, Some(tun)) => (tun, RouteAction::Device),
+            _ => (self.links.egress, RouteAction::Seg6Encap { peer }),
+        };
+        let metric = match dst {
+            IpNet::V4(_) => METRIC_V4,
+            IpNet::V6(_) => METRIC_V6,
+        };
+        self.push_route(RouteSpec {
+            table: MAIN_TABLE,
+            dst,
+            src,
+            metric,
+            oif,
+            prefsrc,
+            mtu: Some(self.tunnel.tunnel_mtu()),
+            action,
+        });
+    }
+
+    /// Decapsulation of what `peer` sends to `local` (seg6 backend only).
+    fn decap(&mut self, local: Ipv6Addr, peer: Ipv6Addr) {
+        if self.backend != Backend::Seg6 {
+            return;
+        }
+        let local_net = host6(local);
+        for (table, action, proto) in [
+            (DECAP_IPV4_TABLE, RouteAction::DecapIpv4, IPPROTO_IPIP),
+            (DECAP_IPV6_TABLE, RouteAction::DecapIpv6, IPPROTO_IPV6),
+        ] {
+            self.push_route(RouteSpec {
+                table,
+                dst: IpNet::V6(local_net),
+                src: Some(host6(peer)),
+                metric: METRIC_V6,
+                oif: self.links.egress,
+                prefsrc: None,
+                mtu: None,
+                action,
+            });
+            let rule = RuleSpec {
+                pref: DECAP_RULE_PREF,
+                ipproto: Some(proto),
+                dst: Some(local_net),
+                table,
+            };
+            if !self.state.rules.contains(&rule) {
+                self.state.rules.push(rule);
+            }
+        }
+    }
+
+    fn push_route(&mut self, route: RouteSpec) {
+        let key = route.key();
+        if let Some(existing) = self.state.routes.iter().find(|r| r.key() == key) {
+            if *existing != route {
+                tracing::warn!(
+                    ?key,
+                    "two registrations want the same route; keeping the first"
+                );
+            }
+            return;
+        }
+        self.state.routes.push(route);
+    }
+
+    fn clamp(&mut self, prefixes4: Vec<Ipv4Net>, prefixes6: Vec<Ipv6Net>) {
+        self.state.clamp = ClampSpec::new(self.tunnel.tunnel_mtu(), prefixes4, prefixes6);
+    }
+}
+
+/// The MR's desired state: nothing (at home) or the tunnel routes of `reg`.
+pub fn mr_state(
+    cfg: &MrConfig,
+    backend: Backend,
+    links: Links,
+    reg: Option<&MrRegistration>,
+) -> DesiredState {
+    let mut b = Builder::new(backend, links, &cfg.tunnel);
+    let Some(reg) = reg else {
+        return b.state;
+    };
+    b.tunnel_route(
+        IpNet::V4(Ipv4Net::default()),
+        None,
+        Some(cfg.inside_ipv4),
+        reg.ha,
+    );
+    let sources = reg.mnp6.iter().map(|p| p.trunc()).chain([host6(reg.hoa)]);
+    for src in sources {
+        b.tunnel_route(IpNet::V6(Ipv6Net::default()), Some(src), None, reg.ha);
+    }
+    b.decap(reg.coa, reg.ha);
+    b.clamp(
+        reg.mnp4.iter().map(|p| p.trunc()).collect(),
+        reg.mnp6.iter().map(|p| p.trunc()).collect(),
+    );
+    b.state.peers = PeerTable {
+        local: Some(reg.coa),
+        routes: vec![
+            (IpNet::V4(Ipv4Net::default()), reg.ha),
+            (IpNet::V6(Ipv6Net::default()), reg.ha),
+        ],
+    };
+    b.state
+}
+
+/// The HA's desired state for the complete set of bindings.
+pub fn ha_state(
+    cfg: &HaConfig,
+    backend: Backend,
+    links: Links,
+    bindings: &[HaBinding],
+) -> DesiredState {
+    let mut b = Builder::new(backend, links, &cfg.tunnel);
+    let mut peers = PeerTable {
+        local: Some(cfg.ha_addr),
+        routes: Vec::new(),
+    };
+    let (mut clamp4, mut clamp6) = (Vec::new(), Vec::new());
+    for binding in bindings {
+        let dsts = binding
+            .mnp4
+            .iter()
+            .map(|p| IpNet::V4(p.trunc()))
+            .chain(binding.mnp6.iter().map(|p| IpNet::V6(p.trunc())))
+            .chain([IpNet::V6(host6(binding.hoa))]);
+        for dst in dsts {
+            b.tunnel_route(dst, None, None, binding.coa);
+            peers.routes.push((dst, binding.coa));
+        }
+        b.decap(cfg.ha_addr, binding.coa);
+        clamp4.extend(binding.mnp4.iter().map(|p| p.trunc()));
+        clamp6.extend(binding.mnp6.iter().map(|p| p.trunc()));
+    }
+    b.clamp(clamp4, clamp6);
+    if !bindings.is_empty() {
+        b.state.peers = peers;
+    }
+    b.state
+}
+
+pub fn host6(addr: Ipv6Addr) -> Ipv6Net {
+    Ipv6Net::new(addr, 128).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mr_cfg() -> MrConfig {
+        MrConfig {
+            uplink: "up0".into(),
+            inside: "in0".into(),
+            inside_ipv4: "10.0.0.1".parse().unwrap(),
+            tunnel: TunnelSettings::default(),
+        }
+    }
+
+    fn reg(coa: &str) -> MrRegistration {
+        MrRegistration {
+            hoa: "2001:db8:280::beef".parse().unwrap(),
+            coa: coa.parse().unwrap(),
+            ha: "2001:db8:280::1".parse().unwrap(),
+            mnp6: vec!["2001:db8:281::/64".parse().unwrap()],
+            mnp4: vec!["10.0.0.0/24".parse().unwrap()],
+        }
+    }
+
+    const LINKS: Links = Links {
+        egress: 7,
+        tun: None,
+    };
+
+    #[test]
+    fn mr_at_home_wants_only_the_moved_local_rule() {
+        let s = mr_state(&mr_cfg(), Backend::Seg6, LINKS, None);
+        assert!(s.routes.is_empty());
+        assert_eq!(s.rules, vec![RuleSpec::moved_local()]);
+        assert!(s.clamp.is_none());
+    }
+
+    #[test]
+    fn mr_registered_seg6_routes() {
+        let s = mr_state(
+            &mr_cfg(),
+            Backend::Seg6,
+            LINKS,
+            Some(&reg("2001:db8:200::5")),
+        );
+        let ha: Ipv6Addr = "2001:db8:280::1".parse().unwrap();
+        let v4_default = s
+            .routes
+            .iter()
+            .find(|r| r.dst == "0.0.0.0/0".parse::<IpNet>().unwrap())
+            .unwrap();
+        assert_eq!(v4_default.prefsrc, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(v4_default.action, RouteAction::Seg6Encap { peer: ha });
+        assert_eq!(v4_default.mtu, Some(1460));
+        let from_mnp = s
+            .routes
+            .iter()
+            .find(|r| r.src == Some("2001:db8:281::/64".parse().unwrap()))
+            .unwrap();
+        assert_eq!(from_mnp.dst, "::/0".parse::<IpNet>().unwrap());
+        let decap: Vec<_> = s.routes.iter().filter(|r| r.table != MAIN_TABLE).collect();
+        assert_eq!(decap.len(), 2);
+        assert!(decap.iter().all(|r| r.src == Some(host6(ha))));
+        assert_eq!(s.rules.len(), 3);
+        let clamp = s.clamp.unwrap();
+        assert_eq!((clamp.mss4, clamp.mss6), (1420, 1400));
+    }
+
+    #[test]
+    fn coa_change_keeps_tunnel_route_keys_and_moves_decap() {
+        let a = mr_state(
+            &mr_cfg(),
+            Backend::Seg6,
+            LINKS,
+            Some(&reg("2001:db8:200::5")),
+        );
+        let b = mr_state(
+            &mr_cfg(),
+            Backend::Seg6,
+            LINKS,
+            Some(&reg("2001:db8:300::5")),
+        );
+        let keys = |s: &DesiredState, t: u32| -> Vec<RouteKey> {
+            s.routes
+                .iter()
+                .filter(|r| r.table == t)
+                .map(RouteSpec::key)
+                .collect()
+        };
+        assert_eq!(keys(&a, MAIN_TABLE), keys(&b, MAIN_TABLE));
+        assert_ne!(keys(&a, DECAP_IPV4_TABLE), keys(&b, DECAP_IPV4_TABLE));
+    }
+
+    #[test]
+    fn tun_backend_routes_into_the_device_without_rules() {
+        let links = Links {
+            egress: 7,
+            tun: Some(9),
+        };
+        let s = mr_state(
+            &mr_cfg(),
+            Backend::Tun,
+            links,
+            Some(&reg("2001:db8:200::5")),
+        );
+        assert!(s.rules.is_empty());
+        assert!(s
+            .routes
+            .iter()
+            .all(|r| r.oif == 9 && r.action == RouteAction::Device));
+        assert_eq!(s.peers.local, Some("2001:db8:200::5".parse().unwrap()));
+    }
+
+    #[test]
+    fn ha_routes_every_prefix_and_the_home_address() {
+        let cfg = HaConfig {
+            ha_addr: "2001:db8:280::1".parse().unwrap(),
+            home_if: "home0".into(),
+            tunnel: TunnelSettings::default(),
+        };
+        let r = reg("2001:db8:200::5");
+        let binding = HaBinding {
+            hoa: r.hoa,
+            coa: r.coa,
+            mnp6: r.mnp6.clone(),
+            mnp4: r.mnp4.clone(),
+        };
+        let s = ha_state(&cfg, Backend::Seg6, LINKS, &[binding.clone(), binding]);
+        let dsts: Vec<String> = s
+            .routes
+            .iter()
+            .filter(|r| r.table == MAIN_TABLE)
+            .map(|r| r.dst.to_string())
+            .collect();
+        assert_eq!(
+            dsts,
+            ["10.0.0.0/24", "2001:db8:281::/64", "2001:db8:280::beef/128"]
+        );
+        assert_eq!(s.routes.len(), 5, "duplicates are dropped");
+        assert_eq!(s.rules.len(), 3);
+        assert!(ha_state(&cfg, Backend::Seg6, LINKS, &[]).routes.is_empty());
+    }
+}

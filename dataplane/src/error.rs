@@ -1,0 +1,41 @@
+//! Typed errors of the data plane.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("netlink connection: {0}")]
+    Connect(#[source] io::Error),
+    #[error("netlink {what}: {source}")]
+    Netlink {
+        what: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+    #[error("interface {0} not found")]
+    NoSuchInterface(String),
+    #[error("backend {0} is not available on this kernel")]
+    BackendUnavailable(&'static str),
+    #[error("{role} operation called on a data plane of the other role")]
+    WrongRole { role: &'static str },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("sysctl {path}: {source}")]
+    Sysctl {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("nft: {0}")]
+    Nft(String),
+    #[error("TUN device {name}: {source}")]
+    Tun {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("raw socket: {0}")]
+    RawSocket(#[source] io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,101 @@
+//! What the daemon tells the data plane: role configuration and registrations/bindings.
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Settings shared by both roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelSettings {
+    /// MTU of the path between the tunnel endpoints; the tunnel MTU is 40 bytes less
+    /// (RFC 2473 section 6.1).
+    pub path_mtu: u32,
+    /// Name of the TUN device (tun backend).
+    pub tun_name: String,
+    /// Name of the nftables `inet` table holding the TCP MSS clamping rules.
+    pub nft_table: String,
+}
+
+impl Default for TunnelSettings {
+    fn default() -> Self {
+        Self {
+            path_mtu: 1500,
+            tun_name: "nemo0".into(),
+            nft_table: "nemonetd".into(),
+        }
+    }
+}
+
+impl TunnelSettings {
+    /// IPv6 header added by the encapsulation.
+    pub const ENCAP_OVERHEAD: u32 = 40;
+
+    /// MTU of the tunnel: the path MTU minus the outer IPv6 header.
+    pub fn tunnel_mtu(&self) -> u32 {
+        self.path_mtu.saturating_sub(Self::ENCAP_OVERHEAD)
+    }
+}
+
+/// Mobile router configuration (from the nemonetd config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MrConfig {
+    /// Uplink (egress) interface: where the tunnel's outer packets leave.
+    pub uplink: String,
+    /// Mobile network (inside) interface.
+    pub inside: String,
+    /// The MR's IPv4 address on the mobile network: preferred source of its own IPv4
+    /// traffic through the tunnel.
+    pub inside_ipv4: Ipv4Addr,
+    pub tunnel: TunnelSettings,
+}
+
+/// A completed registration (BUL_ADD with status accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MrRegistration {
+    pub hoa: Ipv6Addr,
+    pub coa: Ipv6Addr,
+    pub ha: Ipv6Addr,
+    pub mnp6: Vec<Ipv6Net>,
+    pub mnp4: Vec<Ipv4Net>,
+}
+
+/// Home agent configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaConfig {
+    /// The HA's own address: local tunnel endpoint.
+    pub ha_addr: Ipv6Addr,
+    /// Interface on the home link (where the HA address lives).
+    pub home_if: String,
+    pub tunnel: TunnelSettings,
+}
+
+/// One Binding Cache entry with its accepted prefixes (BC_ADD).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaBinding {
+    pub hoa: Ipv6Addr,
+    pub coa: Ipv6Addr,
+    pub mnp6: Vec<Ipv6Net>,
+    pub mnp4: Vec<Ipv4Net>,
+}
+
+/// Which side of the tunnel this node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Mr(MrConfig),
+    Ha(HaConfig),
+}
+
+impl Role {
+    pub fn tunnel(&self) -> &TunnelSettings {
+        match self {
+            Role::Mr(c) => &c.tunnel,
+            Role::Ha(c) => &c.tunnel,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Role::Mr(_) => "MR",
+            Role::Ha(_) => "HA",
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! TCP MSS clamping for connections through the tunnel, with nftables (`nft -f -`).
+//!
+//! The seg6 path sends no ICMP when a forwarded packet no longer fits after encapsulation
+//! (DESIGN.md section 2), so SYNs are clamped to the tunnel MTU minus the IPv4 (40) or
+//! IPv6 (60) plus TCP headers. Rules match the registered prefixes as source or
+//! destination, which covers both directions on both MR and HA.
+
+use crate::error::{Error, Result};
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+/// IPv4 + TCP headers without options.
+const V4_HEADERS: u32 = 40;
+/// IPv6 + TCP headers without options.
+const V6_HEADERS: u32 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClampSpec {
+    pub mss4: u16,
+    pub mss6: u16,
+    pub prefixes4: Vec<Ipv4Net>,
+    pub prefixes6: Vec<Ipv6Net>,
+}
+
+impl ClampSpec {
+    /// `None` when there is nothing to clamp.
+    pub fn new(
+        tunnel_mtu: u32,
+        mut prefixes4: Vec<Ipv4Net>,
+        mut prefixes6: Vec<Ipv6Net>,
+    ) -> Option<Self> {
+        prefixes4.sort();
+        prefixes4.dedup();
+        prefixes6.sort();
+        prefixes6.dedup();
+        if prefixes4.is_empty() && prefixes6.is_empty() {
+            return None;
+        }
+        let mss =
+            |headers: u32| u16::try_from(tunnel_mtu.saturating_sub(headers)).unwrap_or(u16::MAX);
+        Some(Self {
+            mss4: mss(V4_HEADERS),
+            mss6: mss(V6_HEADERS),
+            prefixes4,
+            prefixes6,
+        })
+    }
+
+    /// The complete `inet <table>` definition.
+    pub fn ruleset(&self, table: &str) -> String {
+        let mut s = format!(
+            "table inet {table} {{\n  chain forward {{\n    type filter hook forward priority mangle; policy accept;\n"
+        );
+        let mut family = |proto: &str, set: String, mss: u16| {
+            if set.is_empty() {
+                return;
+            }
+            for dir in ["saddr", "daddr"] {
+                let _ = writeln!(
+                    s,
+                    "    {proto} {dir} {{ {set} }} tcp flags & syn == syn tcp option maxseg size > {mss} tcp option maxseg size set {mss}"
+                );
+            }
+        };
+        family("ip", join(&self.prefixes4), self.mss4);
+        family("ip6", join(&self.prefixes6), self.mss6);
+        s.push_str("  }\n}\n");
+        s
+    }
+}
+
+fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Makes the table exactly `spec` (or absent for `None`) in one nft transaction.
+pub fn apply(table: &str, spec: Option<&ClampSpec>) -> Result<()> {
+    // Declaring the table first makes the delete succeed whether or not it existed.
+    let mut script = format!("table inet {table}\ndelete table inet {table}\n");
+    if let Some(spec) = spec {
+        script.push_str(&spec.ruleset(table));
+    }
+    run_nft(&script)
+}
+
+fn run_nft(script: &str) -> Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Nft(format!("cannot run nft: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| Error::Nft(format!("writing to nft: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Nft(format!("waiting for nft: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Nft(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mss_follows_the_tunnel_mtu() {
+        let spec = ClampSpec::new(1460, vec!["10.0.0.0/24".parse().unwrap()], vec![]).unwrap();
+        assert_eq!((spec.mss4, spec.mss6), (1420, 1400));
+        let spec = ClampSpec::new(1240, vec![], vec!["2001:db8::/64".parse().unwrap()]).unwrap();
+        assert_eq!((spec.mss4, spec.mss6), (1200, 1180));
+        assert!(ClampSpec::new(1460, vec![], vec![]).is_none());
+    }
+
+    #[test]
+    fn ruleset_clamps_both_directions_per_family() {
+        let spec = ClampSpec::new(
+            1460,
+            vec!["10.0.0.0/24".parse().unwrap()],
+            vec!["2001:db8:281::/64".parse().unwrap()],
+        )
+        .unwrap();
+        let text = spec.ruleset("t");
+        assert!(text.contains("ip saddr { 10.0.0.0/24 } tcp flags & syn == syn tcp option maxseg size > 1420 tcp option maxseg size set 1420"));
+        assert!(text.contains("ip daddr { 10.0.0.0/24 }"));
+        assert!(text.contains(
+            "ip6 daddr { 2001:db8:281::/64 } tcp flags & syn == syn tcp option maxseg size > 1400"
+        ));
+        assert!(text.contains("hook forward"));
+    }
+}

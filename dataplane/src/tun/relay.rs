@@ -1,0 +1,412 @@
+//! The relay threads: TUN -> outer IPv6 header -> raw socket, and raw sockets (protocols 4
+//! and 41) -> source check -> TUN. Blocking syscalls on dedicated threads: fd readiness is
+//! polled only when a non-blocking read runs dry, so a busy tunnel costs one read and one
+//! send per packet.
+
+use super::device::TunDevice;
+use super::packet::{inner_destination, outer_header, payload_matches, IPV6_HEADER_LEN};
+use super::PeerTable;
+use crate::error::{Error, Result};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::Ipv6Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+const BUF_LEN: usize = 65_536;
+
+/// Packet counters of the relay.
+#[derive(Debug, Default)]
+struct Counters {
+    encapsulated: AtomicU64,
+    no_peer: AtomicU64,
+    send_errors: AtomicU64,
+    decapsulated: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// A snapshot of the relay's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Packets read from the TUN device and sent to a peer.
+    pub encapsulated: u64,
+    /// Packets read from the TUN device with no registered peer (dropped).
+    pub no_peer: u64,
+    /// Encapsulated packets the raw socket refused.
+    pub send_errors: u64,
+    /// Packets from a registered peer written to the TUN device.
+    pub decapsulated: u64,
+    /// Encapsulated packets from an unregistered source or to another address (dropped).
+    pub rejected: u64,
+}
+
+pub struct TunRelay {
+    device: Arc<TunDevice>,
+    peers: Arc<RwLock<PeerTable>>,
+    counters: Arc<Counters>,
+    stop: Arc<OwnedFd>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn raw_socket(protocol: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            protocol,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn set_int_opt(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: setsockopt with a pointer to an int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const i32 as *const libc::c_void,
+            size_of::<i32>() as u32,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits until one of `fds` is readable; false when `stop` is.
+fn wait_readable(fds: &[RawFd], stop: RawFd) -> bool {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .chain(std::iter::once(&stop))
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: pfds is a valid array of pollfd of the given length.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if rc >= 0 {
+            return pfds.last().is_none_or(|p| p.revents == 0);
+        }
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+impl TunRelay {
+    /// Opens the TUN device and the sockets (in the caller's network namespace) and
+    /// starts the relay threads.
+    pub fn start(tun_name: &str) -> Result<Self> {
+        let device = TunDevice::open(tun_name).map_err(|source| Error::Tun {
+            name: tun_name.to_string(),
+            source,
+        })?;
+        let device = Arc::new(device);
+        let send = raw_socket(libc::IPPROTO_RAW).map_err(Error::RawSocket)?;
+        let mut receivers = Vec::new();
+        for proto in [4, 41] {
+            let sock = raw_socket(proto).map_err(Error::RawSocket)?;
+            set_int_opt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVPKTINFO,
+                1,
+            )
+            .map_err(Error::RawSocket)?;
+            set_int_opt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20)
+                .map_err(Error::RawSocket)?;
+            set_nonblocking(sock.as_raw_fd()).map_err(Error::RawSocket)?;
+            receivers.push((sock, proto as u8));
+        }
+        // SAFETY: eventfd(2); the descriptor is owned right away.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(Error::RawSocket(io::Error::last_os_error()));
+        }
+        // SAFETY: efd is fresh.
+        let stop = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+        let peers = Arc::new(RwLock::new(PeerTable::default()));
+        let counters = Arc::new(Counters::default());
+
+        let mut threads = Vec::new();
+        {
+            let (device, peers, counters, stop) = (
+                device.clone(),
+                peers.clone(),
+                counters.clone(),
+                stop.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                encap_loop(&device, &send, &peers, &counters, stop.as_raw_fd())
+            }));
+        }
+        {
+            let (device, peers, counters, stop) = (
+                device.clone(),
+                peers.clone(),
+                counters.clone(),
+                stop.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                decap_loop(&device, &receivers, &peers, &counters, stop.as_raw_fd())
+            }));
+        }
+        tracing::info!(device = tun_name, "userspace tunnel relay started");
+        Ok(Self {
+            device,
+            peers,
+            counters,
+            stop,
+            threads,
+        })
+    }
+
+    pub fn device_name(&self) -> &str {
+        self.device.name()
+    }
+
+    pub fn set_peers(&self, table: PeerTable) {
+        match self.peers.write() {
+            Ok(mut guard) => *guard = table,
+            Err(poisoned) => *poisoned.into_inner() = table,
+        }
+    }
+
+    pub fn stats(&self) -> RelayStats {
+        let c = &self.counters;
+        RelayStats {
+            encapsulated: c.encapsulated.load(Ordering::Relaxed),
+            no_peer: c.no_peer.load(Ordering::Relaxed),
+            send_errors: c.send_errors.load(Ordering::Relaxed),
+            decapsulated: c.decapsulated.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for TunRelay {
+    fn drop(&mut self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes to an eventfd we own.
+        unsafe {
+            libc::write(
+                self.stop.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_peers(peers: &RwLock<PeerTable>) -> std::sync::RwLockReadGuard<'_, PeerTable> {
+    peers.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn encap_loop(
+    device: &TunDevice,
+    send: &OwnedFd,
+    peers: &RwLock<PeerTable>,
+    counters: &Counters,
+    stop: RawFd,
+) {
+    let mut buf = vec![0u8; BUF_LEN];
+    loop {
+        // SAFETY: reading into a buffer of the stated length.
+        let n = unsafe {
+            libc::read(
+                device.fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if would_block(&e) {
+                if !wait_readable(&[device.fd()], stop) {
+                    return;
+                }
+                continue;
+            }
+            tracing::warn!(error = %e, "reading the TUN device failed; relay stops");
+            return;
+        }
+        let packet = &buf[..n as usize];
+        let route = {
+            let table = read_peers(peers);
+            inner_destination(packet)
+                .and_then(|(dst, nh)| Some((table.local?, table.peer_for(dst)?, nh)))
+        };
+        let Some((local, peer, next_header)) = route else {
+            counters.no_peer.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let Ok(len) = u16::try_from(packet.len()) else {
+            counters.send_errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let header = outer_header(local, peer, next_header, len);
+        if send_encapsulated(send.as_raw_fd(), &header, packet, peer).is_ok() {
+            counters.encapsulated.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.send_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn sockaddr6(addr: Ipv6Addr) -> libc::sockaddr_in6 {
+    // SAFETY: sockaddr_in6 is plain data; all-zero is valid.
+    let mut sa: libc::sockaddr_in6 = unsafe { zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = addr.octets();
+    sa
+}
+
+fn send_encapsulated(
+    fd: RawFd,
+    header: &[u8; IPV6_HEADER_LEN],
+    payload: &[u8],
+    peer: Ipv6Addr,
+) -> io::Result<()> {
+    let mut sa = sockaddr6(peer);
+    let mut iov = [
+        libc::iovec {
+            iov_base: header.as_ptr() as *mut libc::c_void,
+            iov_len: header.len(),
+        },
+        libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
+        },
+    ];
+    // SAFETY: msghdr is plain data; the pointers stay valid for the call.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = &mut sa as *mut libc::sockaddr_in6 as *mut libc::c_void;
+    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len();
+    // SAFETY: see above.
+    if unsafe { libc::sendmsg(fd, &msg, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one packet: (length, source, destination from IPV6_PKTINFO).
+fn recv_with_pktinfo(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Ipv6Addr, Option<Ipv6Addr>)> {
+    // SAFETY: plain data, zero is valid.
+    let mut sa: libc::sockaddr_in6 = unsafe { zeroed() };
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: plain data, zero is valid.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = &mut sa as *mut libc::sockaddr_in6 as *mut libc::c_void;
+    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = size_of::<[u64; 8]>();
+    // SAFETY: all pointers in msg are valid for the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut dst = None;
+    // SAFETY: walking the control messages the kernel wrote, with the libc macros.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::IPPROTO_IPV6 && (*cmsg).cmsg_type == libc::IPV6_PKTINFO {
+                let info =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::in6_pktinfo);
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, Ipv6Addr::from(sa.sin6_addr.s6_addr), dst))
+}
+
+fn decap_loop(
+    device: &TunDevice,
+    receivers: &[(OwnedFd, u8)],
+    peers: &RwLock<PeerTable>,
+    counters: &Counters,
+    stop: RawFd,
+) {
+    let mut buf = vec![0u8; BUF_LEN];
+    let fds: Vec<RawFd> = receivers.iter().map(|(s, _)| s.as_raw_fd()).collect();
+    loop {
+        let mut idle = true;
+        for (sock, proto) in receivers {
+            loop {
+                let (n, src, dst) = match recv_with_pktinfo(sock.as_raw_fd(), &mut buf) {
+                    Ok(r) => r,
+                    Err(e) if would_block(&e) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "raw socket receive failed");
+                        break;
+                    }
+                };
+                idle = false;
+                let payload = &buf[..n];
+                let accepted = dst.is_some_and(|dst| read_peers(peers).accepts(src, dst))
+                    && payload_matches(*proto, payload);
+                if !accepted {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                // SAFETY: writing a buffer of the stated length.
+                let w = unsafe {
+                    libc::write(
+                        device.fd(),
+                        payload.as_ptr() as *const libc::c_void,
+                        payload.len(),
+                    )
+                };
+                if w < 0 {
+                    counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if idle && !wait_readable(&fds, stop) {
+            return;
+        }
+    }
+}
