@@ -31,6 +31,36 @@
 //!   unless the sender's uid is 0, our own, or in the bus group.
 //! - **Encoding.** postcard with serde, versioned so that newer members can add message
 //!   kinds and fields: see [`wire`].
+//! - **Joining.** Members found in the directory answer a JOIN with HELLO (carrying their
+//!   last sequence number); [`Bus::join`] returns once they all did (or after
+//!   `join_timeout`), so from then on every live member sends to the newcomer. A member
+//!   that needs the current state asks for it with [`BusMember::request_dump`].
+//!
+//! `mipsock monitor` text and JSON line formats: see [`render`].
+//!
+//! # Use in a daemon
+//!
+//! ```no_run
+//! use mobsock::{BcEntry, Body, Bus, BusOptions, DumpWhat, Event, NodeType, NodeTypeInfo};
+//!
+//! # async fn had(mut bc: Vec<BcEntry>) -> Result<(), mobsock::BusError> {
+//! let mut bus = Bus::join("/run/shisa".as_ref(), "had", BusOptions::default()).await?;
+//! bus.send(Body::NodeTypeInfo(NodeTypeInfo { node_type: NodeType::HomeAgent, enabled: true }))?;
+//! loop {
+//!     match bus.recv().await? {
+//!         Event::Message(env) => match env.body {
+//!             // had owns the Binding Cache: answer dumps (mrd answers with its BUL).
+//!             Body::DumpRequest(req) => bus.answer_dump(&req, &bc, &[])?,
+//!             Body::Unknown { .. } => {} // from a newer member: skip
+//!             _ => {}
+//!         },
+//!         // Something was lost: ask the owners again (a consumer such as nemonetd).
+//!         Event::Gap { .. } => bc = bus.request_dump(DumpWhat::Bc).await?.bc(),
+//!         Event::PeerJoined(_) | Event::PeerLeft { .. } => {}
+//!     }
+//! }
+//! # }
+//! ```
 
 pub mod bus;
 pub mod dump;

@@ -1,6 +1,6 @@
 //! The datagram encoding: a versioned header, then the body as opaque bytes.
 //!
-//! A datagram is the postcard encoding of [`Frame`]:
+//! A datagram is the postcard encoding of a frame:
 //! `major: u8, minor: u8, sender: {name, pid}, seq: u64, kind: u16, body: bytes`,
 //! where `body` is the postcard encoding of the body struct for `kind`.
 //!

@@ -107,6 +107,9 @@ async fn main() -> Result<()> {
                             env.seq, env.body.type_name()));
                     }
                     if let (true, Body::DumpRequest(req)) = (args.owner, &env.body) {
+                        if !req.what.includes(DumpWhat::Bc) {
+                            continue;
+                        }
                         let bc: Vec<BcEntry> = table.values().cloned().collect();
                         member.answer_dump(req, &bc, &[])?;
                     }

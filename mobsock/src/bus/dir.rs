@@ -55,19 +55,32 @@ pub fn socket_mode(group: Option<Gid>) -> u32 {
     }
 }
 
-/// Creates the bus directory if needed; when we own it, enforces its mode and group.
+/// Creates the bus directory if needed (mode per [`dir_mode`]). When it exists and is
+/// ours: with a group, enforces `GROUP 0770`; without one, only takes away access for
+/// others, so that a member started without the group option (an operator's `mipsock`)
+/// never locks the group out.
 pub fn prepare_dir(dir: &Path, group: Option<Gid>) -> io::Result<()> {
-    if !dir.is_dir() {
+    let created = !dir.is_dir();
+    if created {
         fs::create_dir_all(dir)?;
     }
     let meta = fs::metadata(dir)?;
-    if meta.uid() == geteuid().as_raw() {
-        fs::set_permissions(dir, fs::Permissions::from_mode(dir_mode(group)))?;
-        if let Some(g) = group {
-            chown(dir, None, Some(g)).map_err(io::Error::from)?;
+    let mode = meta.mode() & 0o7777;
+    if meta.uid() != geteuid().as_raw() {
+        if mode & 0o002 != 0 {
+            tracing::warn!(dir = %dir.display(), "bus directory is world-writable and not ours");
         }
-    } else if meta.mode() & 0o002 != 0 {
-        tracing::warn!(dir = %dir.display(), "bus directory is world-writable and not ours");
+        return Ok(());
+    }
+    let wanted = match (created, group) {
+        (true, _) | (false, Some(_)) => dir_mode(group),
+        (false, None) => mode & !0o007,
+    };
+    if wanted != mode {
+        fs::set_permissions(dir, fs::Permissions::from_mode(wanted))?;
+    }
+    if let Some(g) = group {
+        chown(dir, None, Some(g)).map_err(io::Error::from)?;
     }
     Ok(())
 }
@@ -112,5 +125,19 @@ mod tests {
         assert!(!valid_name(""));
         assert!(!valid_name("a/b"));
         assert!(valid_name("mobsock-member_2"));
+    }
+
+    #[test]
+    fn directory_is_private_and_only_ever_tightened_without_a_group() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("bus");
+        let mode = |d: &Path| fs::metadata(d).unwrap().mode() & 0o777;
+        prepare_dir(&dir, None).unwrap();
+        assert_eq!(mode(&dir), 0o750);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        prepare_dir(&dir, None).unwrap();
+        assert_eq!(mode(&dir), 0o770, "others lose access, the group keeps it");
+        prepare_dir(&dir, Some(nix::unistd::getegid())).unwrap();
+        assert_eq!(mode(&dir), 0o770);
     }
 }

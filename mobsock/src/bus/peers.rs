@@ -36,6 +36,18 @@ pub(crate) struct PeerCore {
     settled: AtomicU64,
 }
 
+impl PeerCore {
+    /// Records that message `seq` will not reach this peer.
+    fn note_drop(&self, seq: u64) {
+        let mut un = lock(&self.unreported);
+        *un = Some(match *un {
+            Some((first, _)) => (first, seq),
+            None => (seq, seq),
+        });
+        self.settled.fetch_max(seq, Ordering::Relaxed);
+    }
+}
+
 /// A peer in the member's table; dropping it stops its writer.
 pub(crate) struct Peer {
     pub core: Arc<PeerCore>,
@@ -74,12 +86,7 @@ impl Peer {
     /// Queues a datagram; a full queue drops it for this peer only.
     pub fn enqueue(&self, seq: u64, bytes: Arc<[u8]>) {
         if self.tx.try_send(Outgoing { seq, bytes }).is_err() {
-            let mut un = lock(&self.core.unreported);
-            *un = Some(match *un {
-                Some((first, _)) => (first, seq),
-                None => (seq, seq),
-            });
-            self.core.settled.fetch_max(seq, Ordering::Relaxed);
+            self.core.note_drop(seq);
         }
     }
 
@@ -129,6 +136,8 @@ async fn write_loop(
                 return;
             }
             tracing::warn!(peer = %core.sender, error = %e, seq = out.seq, "bus send failed");
+            // Counted as a drop, so that the peer hears of it.
+            core.note_drop(out.seq);
         }
         core.settled.fetch_max(out.seq, Ordering::Relaxed);
         if rx.is_empty() {
