@@ -10,10 +10,24 @@ use nix::unistd::Pid;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Script that gives the daemon a network namespace of its own, with loopback and veth
+/// `eth0`/`eth1` links, so tests never touch the host's interfaces, sysctls or nftables.
+const PRIVATE_NETNS: &str = "ip link set lo up && \
+    ip link add eth0 type veth peer name eth0p && ip link set eth0 up && ip link set eth0p up && \
+    ip link add eth1 type veth peer name eth1p && ip link set eth1 up && ip link set eth1p up && \
+    ip -6 addr add 2001:240:1:280::1/64 dev eth0 nodad && exec \"$@\"";
+
+/// `bin args` inside a fresh network namespace (`unshare -n` execs, so the pid is the daemon's).
+fn in_private_netns(bin: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "sh", "-c", PRIVATE_NETNS, "sh", bin])
+        .args(args);
+    cmd
+}
+
 /// Runs `bin args` to completion (it must exit within [`TIMEOUT`]).
 pub fn run(bin: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(bin)
-        .args(args)
+    let mut child = in_private_netns(bin, args)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -40,8 +54,7 @@ pub struct Running {
 impl Running {
     pub fn spawn(bin: &str, args: &[&str], log: &Path) -> Running {
         let err = File::create(log).expect("log file");
-        let child = Command::new(bin)
-            .args(args)
+        let child = in_private_netns(bin, args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -170,6 +183,9 @@ impl Scratch {
             "--bus-dir".into(),
             self.path("bus"),
         ]);
+        if matches!(self.name, "had" | "mrd") {
+            v.extend(["--state-file".to_string(), self.path("state")]);
+        }
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     }

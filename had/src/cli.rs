@@ -43,6 +43,13 @@ pub struct Args {
     #[arg(value_name = "HOMEIF", value_parser = parse_ifname)]
     pub homeif: String,
 
+    /// Where the Binding Cache is kept across restarts [default: /var/lib/shisa/had.HOMEIF.json].
+    ///
+    /// Written atomically after every change; read at start, when expired bindings are dropped
+    /// and the others announced again on the bus.
+    #[arg(long = "state-file", value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 

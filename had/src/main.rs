@@ -1,8 +1,12 @@
 //! `had`: the home agent's signaling daemon. See `had --help`.
 
+mod agent;
 mod cli;
 mod config;
 mod owner;
+mod policy;
+mod proxynd;
+mod store;
 
 use std::process::ExitCode;
 

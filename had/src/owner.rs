@@ -1,7 +1,7 @@
 //! The owner loop: holds had's state and handles one event at a time. Today it logs the
 //! effective settings and handles signals; the Binding Cache logic plugs in here.
 
-use shisa_daemon::{Daemon, Event, Reload};
+use shisa_daemon::Daemon;
 
 use crate::cli::Args;
 use crate::config::HadConfig;
@@ -42,18 +42,12 @@ fn log_settings(cfg: &HadConfig, args: &Args) {
     shisa_daemon::log_config_notes(&cfg.config);
 }
 
-pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> anyhow::Result<()> {
+pub async fn run(daemon: Daemon<HadConfig>, args: Args) -> anyhow::Result<()> {
     log_settings(daemon.config(), &args);
-    loop {
-        match daemon.next_event().await {
-            Event::Stop { .. } => return Ok(()),
-            Event::Reload => {
-                if let Reload::Applied(changes) = daemon.reload() {
-                    if !changes.is_empty() {
-                        log_settings(daemon.config(), &args);
-                    }
-                }
-            }
-        }
-    }
+    crate::agent::run(daemon, args).await
+}
+
+/// Logs the settings again after a reload that changed something.
+pub fn log_reloaded(cfg: &HadConfig, args: &Args) {
+    log_settings(cfg, args);
 }

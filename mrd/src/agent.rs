@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use mhsock::{MhSocket, ParamProblemFilter};
 use mip6::MhPacket;
 use mobsock::{
-    Body, Bus, BusMember, BusOptions, BulEntry, BulRemove, Event as BusEvent, MdCommand, MdHint,
+    Body, BulEntry, BulRemove, Bus, BusMember, BusOptions, Event as BusEvent, MdCommand, MdHint,
     MdInfo, NodeType, NodeTypeInfo, RegistrationFailed, RemoveReason,
 };
 use registration::mr::{self, DeregReason, MobileRouter, MrAction};
@@ -21,6 +21,8 @@ use std::time::Duration;
 
 /// nftables table holding mrd's Parameter Problem filter (BAs carry an RH2).
 const FILTER_TABLE: &str = "shisa_mrd";
+/// How long a stopping mrd waits for the BA of its deregistration.
+const DEREGISTRATION_WAIT: Duration = Duration::from_millis(1500);
 
 struct Agent {
     core: MobileRouter,
@@ -38,7 +40,11 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     let bus = Bus::join(&daemon.bus_dir, "mrd", BusOptions::default())
         .await
         .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
-    let seq = SeqFile::new(args.state_file.clone());
+    let state_file = args
+        .state_file
+        .clone()
+        .unwrap_or_else(|| format!("/var/lib/shisa/mrd.{}.seq", args.mipif).into());
+    let seq = SeqFile::new(state_file);
     let next_seq = seq.load();
     tracing::info!(
         "home address {} home agent {}, next sequence {next_seq} ({})",
@@ -71,12 +77,15 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 Event::Stop { mode, .. } => {
                     if mode == StopMode::KeepState {
                         filter.keep();
+                    } else {
+                        agent.deregister().await;
                     }
                     return Ok(());
                 }
                 Event::Reload => {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
+                            owner::log_reloaded(daemon.config(), &args);
                             let ha = owner::effective(daemon.config(), &args).home_agent;
                             match policy::mr_policy(daemon.config(), &args.config, &args.mipif, ha) {
                                 Ok(p) => {
@@ -116,6 +125,30 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 impl Agent {
+    /// A clean stop takes the binding with it: BUL_REMOVE at once, then a deregistration
+    /// whose BA we wait for briefly (a graceful restart keeps the binding instead).
+    async fn deregister(&mut self) {
+        let actions = self.core.shutdown(Now::current());
+        self.apply(actions);
+        let wait = async {
+            while self.core.awaiting_ack() {
+                match self.sock.recv().await {
+                    Ok(rx) => self.on_packet(rx),
+                    Err(_) => return,
+                }
+            }
+        };
+        if tokio::time::timeout(DEREGISTRATION_WAIT, wait)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "no BA for the deregistration within {DEREGISTRATION_WAIT:?}; stopping anyway"
+            );
+        }
+        let _ = self.bus.flush(Duration::from_millis(200)).await;
+    }
+
     fn on_packet(&mut self, rx: mhsock::Received) {
         let dialect = self.core.policy().dialect;
         match MhPacket::parse_payload(rx.first_header, rx.src, rx.dst, 64, &rx.data, &dialect) {
@@ -125,7 +158,11 @@ impl Agent {
             }
             Err(e) => {
                 self.bad_packets += 1;
-                tracing::warn!("dropped Mobility Header from {}: {e} ({} bad so far)", rx.src, self.bad_packets);
+                tracing::warn!(
+                    "dropped Mobility Header from {}: {e} ({} bad so far)",
+                    rx.src,
+                    self.bad_packets
+                );
             }
         }
     }
@@ -145,7 +182,10 @@ impl Agent {
                             self.core.move_to(coa, now)
                         }
                         None => {
-                            tracing::warn!("MD_INFO rereg from {} without a care-of address ignored", env.sender);
+                            tracing::warn!(
+                                "MD_INFO rereg from {} without a care-of address ignored",
+                                env.sender
+                            );
                             Vec::new()
                         }
                     },
@@ -203,15 +243,25 @@ impl Agent {
                     let reason = match reason {
                         DeregReason::Home => RemoveReason::Deregistered,
                         DeregReason::Expired => RemoveReason::Expired,
+                        DeregReason::Shutdown => RemoveReason::Administrative,
                     };
-                    tracing::info!("registration of {} via {} ended: {}", entry.hoa, entry.coa, reason.as_str());
+                    tracing::info!(
+                        "registration of {} via {} ended: {}",
+                        entry.hoa,
+                        entry.coa,
+                        reason.as_str()
+                    );
                     self.announce(Body::BulRemove(BulRemove {
                         hoa: entry.hoa,
                         ha: Some(entry.ha),
                         reason,
                     }));
                 }
-                MrAction::Failed { coa, status, reason } => {
+                MrAction::Failed {
+                    coa,
+                    status,
+                    reason,
+                } => {
                     tracing::warn!("registration failed: {reason}");
                     let p = self.core.policy();
                     self.announce(Body::RegistrationFailed(RegistrationFailed {

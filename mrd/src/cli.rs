@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(value_name = "MIPIF", value_parser = parse_ifname)]
     pub mipif: String,
 
+    /// Where the next Binding Update sequence number is kept across restarts
+    /// [default: /var/lib/shisa/mrd.MIPIF.seq].
+    #[arg(long = "state-file", value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 

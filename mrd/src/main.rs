@@ -1,7 +1,10 @@
 //! `mrd`: the mobile router's signaling daemon. See `mrd --help`.
 
+mod agent;
 mod cli;
 mod owner;
+mod policy;
+mod seqfile;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 use std::net::Ipv6Addr;
 
 use shisa_config::{Config, PrefixMode};
-use shisa_daemon::{Daemon, Event};
+use shisa_daemon::Daemon;
 
 use crate::cli::Args;
 
@@ -60,18 +60,12 @@ fn log_settings(config: &Config, args: &Args) {
     shisa_daemon::log_config_notes(config);
 }
 
-pub async fn run(mut daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
+pub async fn run(daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
     log_settings(daemon.config(), &args);
-    loop {
-        match daemon.next_event().await {
-            Event::Stop { .. } => return Ok(()),
-            Event::Reload => {
-                if let shisa_daemon::Reload::Applied(changes) = daemon.reload() {
-                    if !changes.is_empty() {
-                        log_settings(daemon.config(), &args);
-                    }
-                }
-            }
-        }
-    }
+    crate::agent::run(daemon, args).await
+}
+
+/// Logs the settings again after a reload that changed something.
+pub fn log_reloaded(config: &Config, args: &Args) {
+    log_settings(config, args);
 }

@@ -18,7 +18,10 @@ pub fn mr_policy(
 ) -> Result<MrPolicy> {
     let s = config.settings_for(mipif);
     let Some(home_agent) = home_agent else {
-        bail!("no home agent address: give -a HA-ADDRESS or home-agent-address in {}", config.file);
+        bail!(
+            "no home agent address: give -a HA-ADDRESS or home-agent-address in {}",
+            config.file
+        );
     };
     let home_address = match config.home_addresses()[..] {
         [hoa] => hoa,
@@ -59,7 +62,7 @@ pub fn mr_policy(
             })?,
         ),
     };
-    let auth = match s.auth_database {
+    let auth = match s.auth_database.clone() {
         None => None,
         Some(p) => {
             let p = if p.is_relative() {

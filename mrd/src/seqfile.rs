@@ -24,7 +24,10 @@ impl SeqFile {
             Ok(t) => match t.trim().parse() {
                 Ok(n) => n,
                 Err(_) => {
-                    tracing::warn!("{}: not a sequence number; starting afresh", self.path.display());
+                    tracing::warn!(
+                        "{}: not a sequence number; starting afresh",
+                        self.path.display()
+                    );
                     random_start()
                 }
             },
@@ -36,7 +39,8 @@ impl SeqFile {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         let tmp = self.path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
         writeln!(f, "{next}")?;
         f.sync_all()?;
         std::fs::rename(&tmp, &self.path).with_context(|| format!("write {}", self.path.display()))

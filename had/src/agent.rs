@@ -1,0 +1,288 @@
+//! had's owner loop: one task holds the Binding Cache and handles one event at a time —
+//! a Mobility Header from the raw sockets, a bus message, a binding expiring, a signal.
+
+use crate::cli::Args;
+use crate::config::HadConfig;
+use crate::policy;
+use crate::proxynd::ProxyNd;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use mhsock::{MhSocket, ParamProblemFilter};
+use mip6::{MhPacket, ParseContext};
+use mobsock::{
+    BcEntry, BcRemove, Body, Bus, BusMember, BusOptions, Event as BusEvent, NodeType, NodeTypeInfo,
+    RegistrationFailed, RemoveReason,
+};
+use registration::ha::{Binding, HaAction, HomeAgent, RemoveReason as CoreReason};
+use registration::Now;
+use shisa_daemon::{Daemon, Event, Reload, StopMode};
+use std::time::{Duration, SystemTime};
+
+/// nftables table holding had's Parameter Problem filter.
+const FILTER_TABLE: &str = "shisa_had";
+
+struct Agent {
+    core: HomeAgent,
+    dialect: ParseContext,
+    sock: MhSocket,
+    bus: BusMember,
+    store: Store,
+    proxy: ProxyNd,
+    /// Packets that did not parse (bad checksum, truncated...), for the logs.
+    bad_packets: u64,
+}
+
+pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
+    let policy = policy::ha_policy(
+        daemon.config(),
+        &args.homeif,
+        policy::prefixes_on(&args.homeif),
+    )?;
+    let filter = ParamProblemFilter::install(FILTER_TABLE).context("install nftables filter")?;
+    let sock = MhSocket::open().context("open raw sockets (needs CAP_NET_RAW)")?;
+    let bus = Bus::join(&daemon.bus_dir, "had", BusOptions::default())
+        .await
+        .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
+    let proxy = ProxyNd::new(&args.homeif)?;
+    let state_file = args
+        .state_file
+        .clone()
+        .unwrap_or_else(|| format!("/var/lib/shisa/had.{}.json", args.homeif).into());
+    let store = Store::new(state_file);
+    let saved = store.load().unwrap_or_else(|e| {
+        let aside = store.path().with_extension("corrupt");
+        tracing::error!(
+            "{e:#}; starting with an empty Binding Cache, old file kept as {}",
+            aside.display()
+        );
+        let _ = std::fs::rename(store.path(), &aside);
+        Vec::new()
+    });
+    let dialect = policy.dialect;
+    let (core, restored) = HomeAgent::restore(policy, saved, Now::current());
+    tracing::info!(
+        "Binding Cache {}: {} binding(s) restored",
+        store.path().display(),
+        restored.len()
+    );
+    let mut agent = Agent {
+        core,
+        dialect,
+        sock,
+        bus,
+        store,
+        proxy,
+        bad_packets: 0,
+    };
+    agent.announce(Body::NodeTypeInfo(NodeTypeInfo {
+        node_type: NodeType::HomeAgent,
+        enabled: true,
+    }));
+    agent.apply(restored).await;
+    loop {
+        let expiry = agent.core.next_expiry().map(|t| {
+            let wait = t.duration_since(SystemTime::now()).unwrap_or_default();
+            tokio::time::Instant::now() + wait
+        });
+        tokio::select! {
+            ev = daemon.next_event() => match ev {
+                Event::Stop { mode, .. } => {
+                    agent.stop(mode, filter).await;
+                    return Ok(());
+                }
+                Event::Reload => {
+                    if let Reload::Applied(changes) = daemon.reload() {
+                        if !changes.is_empty() {
+                            crate::owner::log_reloaded(daemon.config(), &args);
+                            agent.reload(daemon.config(), &args);
+                        }
+                    }
+                }
+            },
+            rx = agent.sock.recv() => match rx {
+                Ok(rx) => agent.on_packet(rx).await,
+                Err(e) => {
+                    tracing::error!("raw socket: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            ev = agent.bus.recv() => match ev {
+                Ok(ev) => agent.on_bus(ev),
+                Err(e) => tracing::error!("bus: {e}"),
+            },
+            _ = sleep_until(expiry) => {
+                let actions = agent.core.expire(Now::current());
+                agent.apply(actions).await;
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Agent {
+    async fn on_packet(&mut self, rx: mhsock::Received) {
+        let parsed = match MhPacket::parse_payload(
+            rx.first_header,
+            rx.src,
+            rx.dst,
+            64,
+            &rx.data,
+            &self.dialect,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                self.bad_packets += 1;
+                tracing::warn!(
+                    "dropped Mobility Header from {}: {e} ({} bad so far)",
+                    rx.src,
+                    self.bad_packets
+                );
+                return;
+            }
+        };
+        let actions = self.core.handle_packet(&parsed, Now::current());
+        self.apply(actions).await;
+    }
+
+    fn on_bus(&mut self, ev: BusEvent) {
+        if let BusEvent::Message(env) = ev {
+            if let Body::DumpRequest(req) = &env.body {
+                let bc: Vec<BcEntry> = self.core.bindings().map(bc_entry).collect();
+                if let Err(e) = self.bus.answer_dump(req, &bc, &[]) {
+                    tracing::error!("answering dump request from {}: {e}", env.sender);
+                }
+            }
+        }
+    }
+
+    fn reload(&mut self, cfg: &HadConfig, args: &Args) {
+        match policy::ha_policy(cfg, &args.homeif, policy::prefixes_on(&args.homeif)) {
+            Ok(p) => {
+                self.dialect = p.dialect;
+                self.core.set_policy(p);
+                tracing::info!("new policy in force; existing bindings kept until they refresh");
+            }
+            Err(e) => tracing::error!("reload refused, old policy kept: {e:#}"),
+        }
+    }
+
+    async fn apply(&mut self, actions: Vec<HaAction>) {
+        let mut changed = false;
+        for action in actions {
+            match action {
+                HaAction::Send(packet) => {
+                    if let Err(e) = self.sock.send(&packet) {
+                        tracing::error!("sending BA: {e}");
+                    }
+                }
+                HaAction::BindingAdded { binding, new } => {
+                    tracing::info!(
+                        "{} {} via {} seq {} lifetime {}s mnp [{}]",
+                        if new { "registered" } else { "refreshed" },
+                        binding.hoa,
+                        binding.coa,
+                        binding.seq,
+                        binding.lifetime.as_secs(),
+                        prefixes(&binding)
+                    );
+                    if new {
+                        if let Err(e) = self.proxy.add(binding.hoa).await {
+                            tracing::error!("{e:#}");
+                        }
+                    }
+                    self.announce(Body::BcAdd(bc_entry(&binding)));
+                    changed = true;
+                }
+                HaAction::BindingRemoved { binding, reason } => {
+                    let reason = match reason {
+                        CoreReason::Deregistered => RemoveReason::Deregistered,
+                        CoreReason::Expired => RemoveReason::Expired,
+                    };
+                    tracing::info!(
+                        "binding of {} via {} removed: {}",
+                        binding.hoa,
+                        binding.coa,
+                        reason.as_str()
+                    );
+                    if let Err(e) = self.proxy.remove(binding.hoa).await {
+                        tracing::error!("{e:#}");
+                    }
+                    self.announce(Body::BcRemove(BcRemove {
+                        hoa: binding.hoa,
+                        coa: Some(binding.coa),
+                        reason,
+                    }));
+                    changed = true;
+                }
+                HaAction::Rejected {
+                    hoa,
+                    coa,
+                    ha,
+                    status,
+                    reason,
+                } => self.announce(Body::RegistrationFailed(RegistrationFailed {
+                    hoa,
+                    coa,
+                    ha,
+                    status: u8::from(status),
+                    reason,
+                })),
+            }
+        }
+        if changed {
+            if let Err(e) = self.store.save(self.core.bindings()) {
+                tracing::error!("saving the Binding Cache: {e:#}");
+            }
+        }
+    }
+
+    fn announce(&self, body: Body) {
+        if let Err(e) = self.bus.send(body) {
+            tracing::error!("bus: {e}");
+        }
+    }
+
+    /// A clean stop withdraws the proxy entries and the filter; a graceful one leaves them
+    /// for the next instance. The Binding Cache stays on disk either way, and no BC_REMOVE
+    /// is sent: the bindings are still valid and nemonetd keeps forwarding.
+    async fn stop(&mut self, mode: StopMode, filter: ParamProblemFilter) {
+        if mode == StopMode::KeepState {
+            filter.keep();
+            return;
+        }
+        for hoa in self.core.bindings().map(|b| b.hoa).collect::<Vec<_>>() {
+            if let Err(e) = self.proxy.remove(hoa).await {
+                tracing::warn!("{e:#}");
+            }
+        }
+        drop(filter);
+    }
+}
+
+fn bc_entry(b: &Binding) -> BcEntry {
+    BcEntry {
+        hoa: b.hoa,
+        coa: b.coa,
+        lifetime: u32::try_from(b.lifetime.as_secs()).unwrap_or(u32::MAX),
+        mnp6: b.mnp6.clone(),
+        mnp4: b.mnp4.clone(),
+        ha: Some(b.ha),
+        bu_seq: Some(b.seq),
+        flags: if b.router { 0x0400 } else { 0 },
+    }
+}
+
+fn prefixes(b: &Binding) -> String {
+    b.mnp6
+        .iter()
+        .map(|p| p.to_string())
+        .chain(b.mnp4.iter().map(|p| p.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
