@@ -30,7 +30,13 @@ struct Agent {
     proxy: ProxyNd,
     /// Packets that did not parse (bad checksum, truncated...), for the logs.
     bad_packets: u64,
+    /// When the changed Binding Cache goes to disk: changes are batched, so a burst of
+    /// registrations costs one write, not one per BU.
+    save_at: Option<tokio::time::Instant>,
 }
+
+/// How long Binding Cache changes may wait before they are written.
+const SAVE_DELAY: Duration = Duration::from_millis(200);
 
 pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
     let policy = policy::ha_policy(
@@ -73,6 +79,7 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
         store,
         proxy,
         bad_packets: 0,
+        save_at: None,
     };
     agent.announce(Body::NodeTypeInfo(NodeTypeInfo {
         node_type: NodeType::HomeAgent,
@@ -114,6 +121,7 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
                 let actions = agent.core.expire(Now::current());
                 agent.apply(actions).await;
             }
+            _ = sleep_until(agent.save_at) => agent.save(),
         }
     }
 }
@@ -235,10 +243,15 @@ impl Agent {
                 })),
             }
         }
-        if changed {
-            if let Err(e) = self.store.save(self.core.bindings()) {
-                tracing::error!("saving the Binding Cache: {e:#}");
-            }
+        if changed && self.save_at.is_none() {
+            self.save_at = Some(tokio::time::Instant::now() + SAVE_DELAY);
+        }
+    }
+
+    fn save(&mut self) {
+        self.save_at = None;
+        if let Err(e) = self.store.save(self.core.bindings()) {
+            tracing::error!("saving the Binding Cache: {e:#}");
         }
     }
 
@@ -252,6 +265,10 @@ impl Agent {
     /// for the next instance. The Binding Cache stays on disk either way, and no BC_REMOVE
     /// is sent: the bindings are still valid and nemonetd keeps forwarding.
     async fn stop(&mut self, mode: StopMode, filter: ParamProblemFilter) {
+        if self.save_at.is_some() {
+            self.save();
+        }
+        let _ = self.bus.flush(Duration::from_millis(200)).await;
         if mode == StopMode::KeepState {
             filter.keep();
             return;

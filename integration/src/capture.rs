@@ -16,7 +16,8 @@ impl Capture {
     /// Captures everything on `ifname` in `ns` into `file` (unbuffered), once tcpdump listens.
     pub fn start(ns: &Netns, ifname: &str, file: &Path) -> Result<Self> {
         let mut cmd = ns.command("tcpdump");
-        cmd.args(["-i", ifname, "-U", "-s", "0", "-w"]).arg(file);
+        cmd.args(["-i", ifname, "--immediate-mode", "-U", "-s", "0", "-w"])
+            .arg(file);
         cmd.stderr(std::process::Stdio::piped());
         let process = BackgroundProcess::spawn(cmd, "tcpdump")?;
         // tcpdump writes the file header once it is capturing.

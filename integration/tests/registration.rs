@@ -1,0 +1,596 @@
+//! Registration on the wire with the real `had` and `mrd` (issue 5): two network namespaces
+//! joined by an IPv6-only link, each node with its own bus; movement is injected with
+//! `mipsock send md-info` (as babymdd would announce it). Every test asserts on the bus
+//! (`mipsock monitor --json`) and on the packets (tcpdump, decoded by tshark), and that no
+//! ICMPv6 Parameter Problem left either namespace.
+
+use integration::capture::{tshark_fields, Capture};
+use integration::{bins, BackgroundProcess, Monitor, Netns};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const HOA: &str = "2001:db8:1::beef";
+const HA: &str = "2001:db8:1::1";
+const COA: &str = "2001:db8:200::5";
+const COA2: &str = "2001:db8:200::6";
+const MNP6: &str = "2001:db8:281::/64";
+const MNP4: &str = "10.0.0.0/24";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn had_conf(extra: &str, table: &str) -> String {
+    format!(
+        "interface home0 {{\n    home-prefix 2001:db8:1::/64;\n    max-binding-lifetime 600;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
+    )
+}
+
+fn default_table() -> String {
+    format!("        {HOA} {MNP6} explicit;\n        {HOA} {MNP4} explicit;\n")
+}
+
+fn mrd_conf(extra: &str, table: &str) -> String {
+    format!(
+        "interface mip0 {{\n    home-agent-address {HA};\n    home-registration-lifetime 8;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
+    )
+}
+
+/// Two nodes: the HA (home link `home0`, uplink `up0`) and the MR (uplink `eth0`, away).
+struct Lab {
+    ha: Netns,
+    mr: Netns,
+    dir: PathBuf,
+    had: Option<BackgroundProcess>,
+    mrd: Option<BackgroundProcess>,
+    ha_bus: Monitor,
+    mr_bus: Monitor,
+    capture: Option<Capture>,
+}
+
+impl Lab {
+    fn new(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
+        let ha = Netns::new("rha").unwrap();
+        let mr = Netns::new("rmr").unwrap();
+        let dir = std::env::temp_dir().join(format!("reg-{}", ha.name()));
+        std::fs::create_dir_all(dir.join("habus")).unwrap();
+        std::fs::create_dir_all(dir.join("mrbus")).unwrap();
+        std::fs::write(dir.join("had.conf"), had_conf).unwrap();
+        std::fs::write(dir.join("mrd.conf"), mrd_conf).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        ha.ip(&[
+            "link", "add", "home0", "type", "veth", "peer", "name", "home0p",
+        ])
+        .unwrap();
+        ha.ip(&["link", "set", "home0", "up"]).unwrap();
+        ha.ip(&["link", "set", "home0p", "up"]).unwrap();
+        ha.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{HA}/64"),
+            "dev",
+            "home0",
+            "nodad",
+        ])
+        .unwrap();
+        ha.veth("up0", &mr, "eth0").unwrap();
+        ha.ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:200::1/64",
+            "dev",
+            "up0",
+            "nodad",
+        ])
+        .unwrap();
+        ha.sysctl("net.ipv6.conf.all.forwarding=1").unwrap();
+        mr.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{COA}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+        mr.ip(&["-6", "route", "add", "default", "via", "2001:db8:200::1"])
+            .unwrap();
+        let capture = Capture::start(&mr, "eth0", &dir.join("wire.pcap")).unwrap();
+        let ha_bus = Monitor::start(&dir.join("habus")).unwrap();
+        let mr_bus = Monitor::start(&dir.join("mrbus")).unwrap();
+        let mut lab = Lab {
+            ha,
+            mr,
+            dir,
+            had: None,
+            mrd: None,
+            ha_bus,
+            mr_bus,
+            capture: Some(capture),
+        };
+        lab.start_had();
+        lab.start_mrd();
+        lab
+    }
+
+    fn daemon(&self, ns: &Netns, name: &str, args: &[&str]) -> BackgroundProcess {
+        let d = &self.dir;
+        let bus = d.join(if name == "had" { "habus" } else { "mrbus" });
+        let mut cmd = ns.command(bins::path(name).unwrap().to_str().unwrap());
+        cmd.arg("-f")
+            .arg("-d")
+            .arg("-c")
+            .arg(d.join(format!("{name}.conf")))
+            .arg("--bus-dir")
+            .arg(bus)
+            .arg("--pid-file")
+            .arg(d.join(format!("{name}.pid")))
+            .arg("--state-file")
+            .arg(d.join(format!("{name}.state")))
+            .arg("--log-file")
+            .arg(d.join(format!("{name}.log")))
+            .args(args);
+        let p = BackgroundProcess::spawn(cmd, name).unwrap();
+        let log = d.join(format!("{name}.log"));
+        wait_until(WAIT, || read(&log).contains(&format!("{name} started")))
+            .unwrap_or_else(|_| panic!("{name} did not start:\n{}", read(&log)));
+        p
+    }
+
+    fn start_had(&mut self) {
+        self.had = Some(self.daemon(&self.ha, "had", &["home0"]));
+    }
+
+    fn start_mrd(&mut self) {
+        self.mrd = Some(self.daemon(&self.mr, "mrd", &["mip0"]));
+    }
+
+    fn log(&self, name: &str) -> String {
+        read(&self.dir.join(format!("{name}.log")))
+    }
+
+    /// `mipsock send WORDS` on the MR's bus, as babymdd would.
+    fn announce(&self, words: &str) {
+        let out = Command::new(bins::path("mipsock").unwrap())
+            .arg("--bus-dir")
+            .arg(self.dir.join("mrbus"))
+            .arg("send")
+            .args(words.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the daemons and the capture; returns the capture file.
+    fn finish(&mut self) -> PathBuf {
+        self.mrd.take();
+        self.had.take();
+        self.capture.take().unwrap().finish().unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- had log ---\n{}\n--- mrd log ---\n{}",
+                self.log("had"),
+                self.log("mrd")
+            );
+        }
+        self.mrd.take();
+        self.had.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> Result<(), ()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        if std::time::Instant::now() > deadline {
+            return Err(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts the capture holds no ICMPv6 Parameter Problem (type 4), in either direction.
+fn assert_no_parameter_problem(pcap: &Path) {
+    let pp = tshark_fields(pcap, "icmpv6.type == 4", &["frame.number"]).unwrap();
+    assert!(
+        pp.is_empty(),
+        "ICMPv6 Parameter Problem on the wire: frames {pp:?}"
+    );
+}
+
+/// (seq, R flag, HAO) of every BU, and (status, seq, RH2 address) of every BA, per tshark.
+fn bus_and_bas(pcap: &Path) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let bus = tshark_fields(
+        pcap,
+        "mip6.mhtype == 5",
+        &[
+            "mip6.bu.seqnr",
+            "mip6.nemo.bu.r_flag",
+            "ipv6.opt.mipv6.home_address",
+            "mip6.bu.lifetime",
+        ],
+    )
+    .unwrap();
+    let bas = tshark_fields(
+        pcap,
+        "mip6.mhtype == 6",
+        &[
+            "mip6.ba.status",
+            "mip6.ba.seqnr",
+            "ipv6.routing.mipv6.home_address",
+        ],
+    )
+    .unwrap();
+    (bus, bas)
+}
+
+#[test]
+fn first_registration_refresh_coa_change_and_deregistration() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let bul = lab
+        .mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    assert_eq!(bul["hoa"], HOA);
+    assert_eq!(bul["lifetime"], 8);
+    assert_eq!(strings(&bul["mnp6"]), vec![MNP6]);
+    assert_eq!(strings(&bul["mnp4"]), vec![MNP4]);
+    let bc = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    assert_eq!(strings(&bc["mnp4"]), vec![MNP4]);
+    let first_seq = bc["bu_seq"].as_u64().unwrap();
+    // Proxy-ND for the home address on the home link while the MR is away.
+    let neigh = lab
+        .ha
+        .ip(&["-6", "neigh", "show", "proxy", "dev", "home0"])
+        .unwrap();
+    assert!(neigh.contains(HOA), "{neigh}");
+
+    // Refresh at 80% of the 8 s lifetime: the same CoA, a newer sequence number.
+    let refresh = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| {
+            v["coa"] == COA && v["bu_seq"].as_u64() > Some(first_seq)
+        })
+        .unwrap();
+    assert_eq!(refresh["hoa"], HOA);
+
+    // CoA change.
+    lab.mr
+        .ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{COA2}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+    lab.announce(&format!("md-info rereg coa {COA2}"));
+    lab.mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA2)
+        .unwrap();
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA2)
+        .unwrap();
+
+    // Back home: the home address is the MR's again and the HA reaches it directly.
+    lab.mr
+        .ip(&["-6", "addr", "add", &format!("{HOA}/128"), "dev", "lo"])
+        .unwrap();
+    lab.ha
+        .ip(&[
+            "-6",
+            "route",
+            "add",
+            &format!("{HOA}/128"),
+            "via",
+            "2001:db8:200::5",
+        ])
+        .unwrap();
+    lab.announce("md-info dereghome");
+    lab.mr_bus
+        .wait_for("BUL_REMOVE", WAIT, |v| v["hoa"] == HOA)
+        .unwrap();
+    let removed = lab
+        .ha_bus
+        .wait_for("BC_REMOVE", WAIT, |v| v["hoa"] == HOA)
+        .unwrap();
+    assert_eq!(removed["reason"], "deregistered");
+    wait_until(WAIT, || {
+        !lab.ha
+            .ip(&["-6", "neigh", "show", "proxy"])
+            .unwrap()
+            .contains(HOA)
+    })
+    .expect("proxy entry removed");
+    wait_until(WAIT, || {
+        lab.log("mrd").contains("deregistered from home agent")
+    })
+    .unwrap();
+
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let (bus, bas) = bus_and_bas(&pcap);
+    assert!(
+        bus.len() >= 4,
+        "registration, refresh, move, deregistration: {bus:?}"
+    );
+    let seqs: Vec<u64> = bus.iter().map(|b| b[0].parse().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "sequence numbers {seqs:?}"
+    );
+    for b in &bus {
+        assert!(b[1] == "1" || b[1] == "True", "R flag: {b:?}");
+    }
+    assert_eq!(bus[0][2], HOA, "HAO carries the home address");
+    assert_eq!(bus.last().unwrap()[3], "0", "deregistration has lifetime 0");
+    assert!(bas.len() >= 4, "{bas:?}");
+    assert!(bas.iter().all(|b| b[0] == "0"), "all accepted: {bas:?}");
+    assert_eq!(bas[0][2], HOA, "BA routed to the home address with an RH2");
+}
+
+#[test]
+fn lost_binding_acks_are_recovered_by_retransmission() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    // Drop the home agent's first two BAs.
+    lab.ha
+        .sh("nft add table ip6 lose && nft add chain ip6 lose out '{ type filter hook output priority 0; }' && \
+             nft add rule ip6 lose out meta l4proto 135 counter drop")
+        .unwrap();
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    wait_until(Duration::from_secs(8), || {
+        lab.ha
+            .run(&["nft", "list", "table", "ip6", "lose"])
+            .unwrap()
+            .contains("packets 2 ")
+    })
+    .expect("two BAs dropped");
+    lab.ha
+        .run(&["nft", "delete", "table", "ip6", "lose"])
+        .unwrap();
+    let bul = lab
+        .mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    assert_eq!(strings(&bul["mnp4"]), vec![MNP4]);
+    assert!(
+        lab.log("mrd").contains("retransmitting"),
+        "{}",
+        lab.log("mrd")
+    );
+
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let times = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 5",
+        &["frame.time_relative", "mip6.bu.seqnr"],
+    )
+    .unwrap();
+    assert!(times.len() >= 3, "{times:?}");
+    let t: Vec<f64> = times.iter().map(|r| r[0].parse().unwrap()).collect();
+    // Initial timeout 1.5 s for a first registration, then doubled (RFC 6275 11.8).
+    let (gap1, gap2) = (t[1] - t[0], t[2] - t[1]);
+    assert!(
+        (1.3..2.0).contains(&gap1),
+        "first retransmission after {gap1} s"
+    );
+    assert!(
+        (2.7..3.6).contains(&gap2),
+        "second retransmission after {gap2} s"
+    );
+    let seqs: Vec<u64> = times.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] > w[0]),
+        "a new sequence number each time: {seqs:?}"
+    );
+}
+
+#[test]
+fn unauthorized_prefix_is_rejected_with_142() {
+    let mr_table = format!(
+        "{}        {HOA} 2001:db8:bad::/64 explicit;\n",
+        default_table()
+    );
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &mr_table),
+        &[],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let failed = lab.mr_bus.wait_for("REG_FAILED", WAIT, |_| true).unwrap();
+    assert_eq!(failed["status"], 142, "{failed}");
+    let ha_failed = lab.ha_bus.wait_for("REG_FAILED", WAIT, |_| true).unwrap();
+    assert_eq!(ha_failed["status"], 142);
+    assert!(ha_failed["reason"]
+        .as_str()
+        .unwrap()
+        .contains("2001:db8:bad::/64"));
+    assert!(!lab.mr_bus.drain().iter().any(|v| v["type"] == "BUL_ADD"));
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let (_, bas) = bus_and_bas(&pcap);
+    assert_eq!(bas[0][0], "142");
+}
+
+#[test]
+fn home_agent_without_ipv4_support_makes_the_mr_give_up_ipv4() {
+    let ha_table = format!("        {HOA} {MNP6} explicit;\n");
+    let mut lab = Lab::new(
+        &had_conf("    ipv4-mnp-support 0;\n", &ha_table),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let bul = lab.mr_bus.wait_for("BUL_ADD", WAIT, |_| true).unwrap();
+    assert_eq!(strings(&bul["mnp6"]), vec![MNP6]);
+    assert!(strings(&bul["mnp4"]).is_empty(), "{bul}");
+    assert!(
+        lab.log("mrd").contains("does not support IPv4"),
+        "{}",
+        lab.log("mrd")
+    );
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let v4_in_bu = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 5",
+        &["mip6.ipv4ha.ha", "mip6.ipv4ha.p_flag"],
+    )
+    .unwrap();
+    assert_eq!(v4_in_bu[0][0], "10.0.0.0", "the MR offered its IPv4 MNP");
+    let acks = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 6 && mip6.ipv4aa.sts",
+        &["frame.number"],
+    )
+    .unwrap();
+    assert!(acks.is_empty(), "the HA sent no IPv4 acknowledgement");
+}
+
+#[test]
+fn bad_authenticator_is_rejected_with_146() {
+    let ha_db = format!("{HOA} 300 0x00112233445566778899aabbccddeeff\n");
+    let mr_db = format!("{HOA} 300 0xffeeddccbbaa99887766554433221100\n");
+    let mut lab = Lab::new(
+        &had_conf("    auth-database \"ha.auth\";\n", &default_table()),
+        &mrd_conf("    auth-database \"mr.auth\";\n", &default_table()),
+        &[("ha.auth", &ha_db), ("mr.auth", &mr_db)],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let failed = lab.mr_bus.wait_for("REG_FAILED", WAIT, |_| true).unwrap();
+    assert_eq!(failed["status"], 146);
+    assert!(
+        lab.log("had").contains("MIPV6-AUTH-FAIL"),
+        "{}",
+        lab.log("had")
+    );
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let spi = tshark_fields(&pcap, "mip6.mhtype == 5", &["mip6.auth.mobility_spi"]).unwrap();
+    assert_eq!(spi[0][0], "300", "the MR signed its BU");
+    let (_, bas) = bus_and_bas(&pcap);
+    assert_eq!(bas[0][0], "146");
+}
+
+#[test]
+fn authenticated_registration_succeeds_with_the_right_key() {
+    let db = format!("{HOA} 300 0x00112233445566778899aabbccddeeff\n");
+    let mut lab = Lab::new(
+        &had_conf("    auth-database \"ha.auth\";\n", &default_table()),
+        &mrd_conf("    auth-database \"mr.auth\";\n", &default_table()),
+        &[("ha.auth", &db), ("mr.auth", &db)],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    lab.mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let spi = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 6",
+        &["mip6.ba.status", "mip6.auth.mobility_spi"],
+    )
+    .unwrap();
+    assert_eq!(spi[0], vec!["0", "300"], "accepted and signed by the HA");
+}
+
+#[test]
+fn had_restarted_mid_binding_keeps_the_binding() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let bc = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    let seq = bc["bu_seq"].as_u64().unwrap();
+    let mut had = lab.had.take().unwrap();
+    assert_eq!(
+        had.stop(nix::sys::signal::Signal::SIGTERM, WAIT).unwrap(),
+        0
+    );
+    lab.ha_bus
+        .wait_for("LEAVE", WAIT, |v| v["from"]["name"] == "had")
+        .unwrap();
+    lab.start_had();
+    // The restarted had announces the restored binding, and accepts the next refresh.
+    let again = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    assert_eq!(again["bu_seq"].as_u64(), Some(seq));
+    assert!(
+        lab.log("had").contains("1 binding(s) restored"),
+        "{}",
+        lab.log("had")
+    );
+    let show = Command::new(bins::path("mipsock").unwrap())
+        .arg("--bus-dir")
+        .arg(lab.dir.join("habus"))
+        .args(["show", "bc"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains(COA),
+        "{show:?}"
+    );
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| {
+            v["coa"] == COA && v["bu_seq"].as_u64() > Some(seq)
+        })
+        .unwrap();
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let (_, bas) = bus_and_bas(&pcap);
+    assert!(
+        bas.iter().all(|b| b[0] == "0"),
+        "no 135 after the restart: {bas:?}"
+    );
+}
