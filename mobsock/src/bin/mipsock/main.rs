@@ -156,9 +156,10 @@ async fn join(dir: &std::path::Path, opts: BusOptions) -> Result<BusMember> {
 async fn monitor(mut member: BusMember, json: bool) -> Result<ExitCode> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // Tests wait for this line: from here on every message reaches the monitor.
     eprintln!(
-        "mipsock: monitoring {} as {}",
-        member_dir_note(&member),
+        "mipsock: monitoring the bus ({} other members) as {}",
+        member.peers().len(),
         member.me()
     );
     let stdout = std::io::stdout();
@@ -182,8 +183,4 @@ async fn monitor(mut member: BusMember, json: bool) -> Result<ExitCode> {
     }
     member.leave().await?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn member_dir_note(member: &BusMember) -> String {
-    format!("the bus with {} members", member.peers().len())
 }
