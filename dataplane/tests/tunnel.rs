@@ -1,0 +1,379 @@
+//! Namespace tests with real traffic through each backend (see common/mod.rs for the
+//! topology: A - MR - R - HA - B, stranger X on R).
+
+mod common;
+
+use anyhow::{ensure, Result};
+use common::*;
+use dataplane::Backend;
+
+fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
+    let dev = match backend {
+        Backend::Seg6 => None,
+        Backend::Tun => Some("nemo0"),
+    };
+    let mr4 = t.mr.ip(&["route", "show", "default", "proto", "168"])?;
+    ensure!(
+        mr4.contains(&format!("src {MR_IN4}")),
+        "MR IPv4 default: {mr4}"
+    );
+    ensure!(mr4.contains("mtu 1460"), "MR IPv4 default mtu: {mr4}");
+    let mr6 = t.mr.ip(&["-6", "route", "show", "proto", "168"])?;
+    ensure!(
+        mr6.contains("default from 2001:db8:281::/64"),
+        "MR IPv6 from MNP: {mr6}"
+    );
+    ensure!(
+        mr6.contains(&format!("default from {HOA}")),
+        "MR IPv6 from HoA: {mr6}"
+    );
+    let ha4 = t.ha.ip(&["route", "show", "proto", "168"])?;
+    ensure!(ha4.starts_with("10.0.0.0/24"), "HA IPv4 MNP: {ha4}");
+    let ha6 = t.ha.ip(&["-6", "route", "show", "proto", "168"])?;
+    ensure!(
+        ha6.contains("2001:db8:281::/64") && ha6.contains(HOA),
+        "HA IPv6 MNP and HoA: {ha6}"
+    );
+    match dev {
+        Some(dev) => {
+            for out in [&mr4, &mr6, &ha4, &ha6] {
+                ensure!(
+                    out.lines().all(|l| l.contains(&format!("dev {dev}"))),
+                    "not via {dev}: {out}"
+                );
+            }
+        }
+        None => {
+            ensure!(
+                mr4.contains(&format!("encap seg6 mode encap.red segs 1 [ {HA} ]")),
+                "{mr4}"
+            );
+            ensure!(ha4.contains(&format!("segs 1 [ {COA1} ]")), "{ha4}");
+            let rules = t.ha.ip(&["-6", "rule"])?;
+            ensure!(
+                rules.contains(&format!(
+                    "50:\tfrom all to {HA} ipproto ipencap lookup 16804 proto 168"
+                )),
+                "{rules}"
+            );
+            ensure!(
+                rules.contains(&format!(
+                    "50:\tfrom all to {HA} ipproto ipv6 lookup 16841 proto 168"
+                )),
+                "{rules}"
+            );
+            ensure!(
+                rules.contains("100:\tfrom all lookup local proto 168"),
+                "{rules}"
+            );
+            ensure!(
+                !rules.lines().any(|l| l.starts_with("0:")),
+                "pref 0 local still there: {rules}"
+            );
+            let decap = t.ha.ip(&["-6", "route", "show", "table", "16804"])?;
+            ensure!(
+                decap.contains(&format!("{HA} from {COA1}")) && decap.contains("End.DX4"),
+                "{decap}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn traffic(t: &Topology) -> Result<()> {
+    ping(&t.a, &[B4])?;
+    ping(&t.a, &[B6])?;
+    ping(&t.b, &[A4])?;
+    ping(&t.b, &[A6])?;
+    // The MR's own IPv4 traffic, sourced from its inside address.
+    ping(&t.mr, &[B4])?;
+    Ok(())
+}
+
+fn bulk_tcp(t: &Topology) -> Result<()> {
+    for (reverse, what) in [(false, "A->B"), (true, "B->A")] {
+        let bps = iperf(&t.a, &t.b, B4, 2, reverse)?;
+        eprintln!("IPv4 {what}: {:.2} Gbit/s", bps / 1e9);
+        ensure!(bps > 50e6, "IPv4 bulk TCP {what} only {bps} bit/s");
+    }
+    let bps = iperf(&t.a, &t.b, B6, 2, false)?;
+    eprintln!("IPv6 A->B: {:.2} Gbit/s", bps / 1e9);
+    ensure!(bps > 50e6, "IPv6 bulk TCP only {bps} bit/s");
+    Ok(())
+}
+
+fn registered_traffic(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    routes_match_fig7(&t, backend)?;
+    traffic(&t)?;
+    bulk_tcp(&t)?;
+    let nft = t.mr.run(&["nft", "list", "table", "inet", NFT_TABLE])?;
+    ensure!(
+        nft.contains("maxseg size set 1420") && nft.contains("maxseg size set 1400"),
+        "{nft}"
+    );
+    Ok(())
+}
+
+#[test]
+fn seg6_routes_pings_and_bulk_tcp() -> Result<()> {
+    registered_traffic(Backend::Seg6)
+}
+
+#[test]
+fn tun_routes_pings_and_bulk_tcp() -> Result<()> {
+    registered_traffic(Backend::Tun)
+}
+
+/// Sends, from the stranger X, an IPv4-in-IPv6 and an IPv6-in-IPv6 packet to the HA with
+/// inner destination B and outer source `outer_src`; true when B received either.
+fn stranger_packets_reach_b(t: &Topology, outer_src: &str) -> Result<bool> {
+    let mut dump = t.b.command("timeout");
+    dump.args(["3", "tcpdump", "-n", "-l", "-i", "eth0", "icmp or icmp6"]);
+    let mut dump = integration::BackgroundProcess::spawn(dump, "tcpdump")?;
+    let lines = dump.lines()?;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let script = format!(
+        "from scapy.all import *\n\
+         conf.verb = 0\n\
+         send(IPv6(src='{outer_src}', dst='{HA}')/IP(src='10.0.0.99', dst='{B4}')/ICMP(), count=3, inter=0.05)\n\
+         send(IPv6(src='{outer_src}', dst='{HA}')/IPv6(src='2001:db8:281::99', dst='{B6}')/ICMPv6EchoRequest(), count=3, inter=0.05)\n"
+    );
+    t.x.run(&["/usr/bin/python3", "-c", &script])?;
+    let seen = lines.wait_for(std::time::Duration::from_secs(3), |l| {
+        l.contains("10.0.0.99 >") || l.contains("2001:db8:281::99 >")
+    });
+    Ok(seen.is_ok())
+}
+
+fn rejects_unregistered_source(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    ensure!(
+        !stranger_packets_reach_b(&t, X6)?,
+        "a packet from an unregistered source was decapsulated"
+    );
+    // Control: the same packets with the registered CoA as (spoofed) source do come out,
+    // so the check above can fail.
+    ensure!(
+        stranger_packets_reach_b(&t, COA1)?,
+        "control: packets from the registered CoA did not pass"
+    );
+    if backend == Backend::Tun {
+        let stats = t.ha_node.relay_stats()?.unwrap_or_default();
+        ensure!(stats.rejected >= 6, "relay rejected count {stats:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn seg6_rejects_unregistered_source() -> Result<()> {
+    rejects_unregistered_source(Backend::Seg6)
+}
+
+#[test]
+fn tun_rejects_unregistered_source() -> Result<()> {
+    rejects_unregistered_source(Backend::Tun)
+}
+
+/// Packets lost by a `ping -i 0.01` from A to B running while `during` runs.
+fn loss_during(t: &Topology, count: u32, during: impl FnOnce() -> Result<()>) -> Result<u32> {
+    let mut cmd = t.a.command("ping");
+    let count_s = count.to_string();
+    cmd.args(["-n", "-i", "0.01", "-W", "1", "-c", &count_s, B4]);
+    let mut ping = integration::BackgroundProcess::spawn(cmd, "ping")?;
+    let lines = ping.lines()?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    during()?;
+    let summary = lines.wait_for(std::time::Duration::from_secs(20), |l| {
+        l.contains("packets transmitted")
+    })?;
+    // "300 packets transmitted, 297 received, 1% packet loss, time 3300ms"
+    let nums: Vec<u32> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [sent, received, ..] => Ok(sent - received),
+        _ => anyhow::bail!("cannot read ping summary {summary:?}"),
+    }
+}
+
+fn coa_change_keeps_traffic(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    ping(&t.a, &[B4])?;
+    let lost = loss_during(&t, 300, || {
+        // The MR moves: a new CoA appears and the old one is deprecated; the HA accepts
+        // the new binding (BC_ADD), then the MR gets its BA (BUL_ADD).
+        t.mr.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{COA2}/64"),
+            "dev",
+            "up0",
+            "nodad",
+        ])?;
+        t.mr.ip(&[
+            "-6",
+            "addr",
+            "change",
+            &format!("{COA1}/64"),
+            "dev",
+            "up0",
+            "preferred_lft",
+            "0",
+        ])?;
+        t.ha_node.apply_ha(vec![Topology::binding(COA2)])?;
+        t.mr_node.apply_mr(Some(Topology::registration(COA2)))?;
+        Ok(())
+    })?;
+    eprintln!("{backend}: {lost} of 300 pings lost across the CoA change");
+    ensure!(lost <= 10, "{lost} packets lost across the CoA change");
+    // Nothing of the old CoA is left, and traffic flows on the new one.
+    for ns in [&t.mr, &t.ha] {
+        let state = our_state(ns)?;
+        ensure!(
+            !state.contains(COA1),
+            "stale state for the old CoA: {state}"
+        );
+    }
+    t.mr.ip(&["-6", "addr", "del", &format!("{COA1}/64"), "dev", "up0"])?;
+    traffic(&t)?;
+    Ok(())
+}
+
+#[test]
+fn seg6_coa_change_keeps_traffic() -> Result<()> {
+    coa_change_keeps_traffic(Backend::Seg6)
+}
+
+#[test]
+fn tun_coa_change_keeps_traffic() -> Result<()> {
+    coa_change_keeps_traffic(Backend::Tun)
+}
+
+fn restart_reconciles(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    let (mr_before, ha_before) = (our_state(&t.mr)?, our_state(&t.ha)?);
+    // Warm up neighbour caches so that loss below is the restart's own.
+    ping(&t.a, &[B4])?;
+    let mut reports = Vec::new();
+    let lost = loss_during(&t, 200, || {
+        // Restart without teardown: drop both data planes, start again, apply the same.
+        t.mr_node.drop_dataplane()?;
+        t.ha_node.drop_dataplane()?;
+        t.ha_node.start(Topology::ha_role(), backend)?;
+        t.mr_node.start(Topology::mr_role(), backend)?;
+        reports.push(t.ha_node.apply_ha(vec![Topology::binding(COA1)])?);
+        reports.push(t.mr_node.apply_mr(Some(Topology::registration(COA1)))?);
+        Ok(())
+    })?;
+    eprintln!("{backend}: {lost} of 200 pings lost across the restart; {reports:?}");
+    ensure!(
+        our_state(&t.mr)? == mr_before,
+        "MR state changed:\n{}\nvs\n{mr_before}",
+        our_state(&t.mr)?
+    );
+    ensure!(
+        our_state(&t.ha)? == ha_before,
+        "HA state changed:\n{}\nvs\n{ha_before}",
+        our_state(&t.ha)?
+    );
+    if backend == Backend::Seg6 {
+        // Everything was found in place: nothing re-added, forwarding never stopped.
+        for r in &reports {
+            ensure!(
+                !r.changed() && r.routes_kept >= 3,
+                "restart changed kernel state: {r:?}"
+            );
+        }
+        ensure!(lost == 0, "{lost} packets lost while restarting on seg6");
+    }
+    // A second apply of the same state is a no-op on every backend.
+    let again = t.mr_node.apply_mr(Some(Topology::registration(COA1)))?;
+    ensure!(!again.changed(), "repeated apply changed state: {again:?}");
+    traffic(&t)?;
+    Ok(())
+}
+
+#[test]
+fn seg6_restart_reconciles_without_duplicates_or_loss() -> Result<()> {
+    restart_reconciles(Backend::Seg6)
+}
+
+#[test]
+fn tun_restart_reconciles_without_duplicates() -> Result<()> {
+    restart_reconciles(Backend::Tun)
+}
+
+fn teardown_restores(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    // Routes and rules outside the local table (forwarding, which stays on, adds
+    // subnet-router anycast entries there).
+    let snapshot = |ns: &integration::Netns| -> Result<String> {
+        let all = format!(
+            "{}{}{}",
+            ns.ip(&["route", "show", "table", "all"])?,
+            ns.ip(&["-6", "route", "show", "table", "all"])?,
+            ns.ip(&["-6", "rule"])?
+        );
+        Ok(all
+            .lines()
+            .filter(|l| !l.contains("table local"))
+            .map(|l| format!("{l}\n"))
+            .collect())
+    };
+    let (mr0, ha0) = (snapshot(&t.mr)?, snapshot(&t.ha)?);
+    t.register(backend, COA1)?;
+    ping(&t.a, &[B4])?;
+    // Deregistration (home) removes the tunnel routes but keeps the data plane.
+    t.mr_node.apply_mr(None)?;
+    t.ha_node.apply_ha(vec![])?;
+    ensure!(
+        !our_state(&t.mr)?.contains("encap") && !our_state(&t.mr)?.contains("nemo0"),
+        "{}",
+        our_state(&t.mr)?
+    );
+    ensure!(
+        t.a.run(&["ping", "-c", "1", "-W", "1", B4]).is_err(),
+        "IPv4 still reaches B after deregistration"
+    );
+    t.mr_node.teardown()?;
+    t.ha_node.teardown()?;
+    for (ns, before) in [(&t.mr, &mr0), (&t.ha, &ha0)] {
+        ensure!(our_state(ns)?.is_empty(), "left behind: {}", our_state(ns)?);
+        let after = snapshot(ns)?;
+        let only_after: Vec<&str> = after
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .collect();
+        let only_before: Vec<&str> = before
+            .lines()
+            .filter(|l| !after.lines().any(|a| a == *l))
+            .collect();
+        ensure!(
+            only_after.is_empty() && only_before.is_empty(),
+            "kernel state differs after teardown: added {only_after:?}, missing {only_before:?}"
+        );
+        ensure!(
+            ns.run(&["nft", "list", "table", "inet", NFT_TABLE])
+                .is_err(),
+            "nft table left"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn seg6_teardown_restores_everything() -> Result<()> {
+    teardown_restores(Backend::Seg6)
+}
+
+#[test]
+fn tun_teardown_restores_everything() -> Result<()> {
+    teardown_restores(Backend::Tun)
+}
