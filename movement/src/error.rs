@@ -20,6 +20,8 @@ pub enum WatchError {
 pub enum UplinkError {
     #[error("{0:?} is not a valid interface name")]
     BadInterfaceName(String),
+    #[error("{0:?} is not a valid sysctl name")]
+    BadSysctlKey(String),
     #[error("no interface named {0:?}")]
     NoSuchInterface(String),
     #[error("cannot write {path}: {source}")]

@@ -31,7 +31,13 @@ fn check_name(ifname: &str) -> Result<(), UplinkError> {
 /// Writes `net.ipv6.conf.<ifname>.<key> = value`.
 pub fn set_ipv6_conf(ifname: &str, key: &str, value: &str) -> Result<(), UplinkError> {
     check_name(ifname)?;
-    check_name(key)?;
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(UplinkError::BadSysctlKey(key.to_string()));
+    }
     let path = format!("/proc/sys/net/ipv6/conf/{ifname}/{key}");
     std::fs::write(&path, value).map_err(|source| UplinkError::Sysctl { path, source })
 }
@@ -179,7 +185,7 @@ mod tests {
         }
         assert!(matches!(
             set_ipv6_conf("lo", "../../ipv4/ip_forward", "1"),
-            Err(UplinkError::BadInterfaceName(_))
+            Err(UplinkError::BadSysctlKey(_))
         ));
     }
 }

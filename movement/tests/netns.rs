@@ -1,0 +1,224 @@
+//! The watcher in real namespaces: SLAAC from radvd, carrier loss between two uplinks,
+//! address removal, L2 moves between links and the return home.
+
+mod common;
+
+use anyhow::{ensure, Result};
+use common::*;
+use integration::Netns;
+use movement::{ChangeKind, Decision, MovementPolicy, Uplink};
+use std::time::{Duration, Instant};
+
+fn policy(uplinks: &[&str]) -> MovementPolicy {
+    MovementPolicy {
+        home_prefixes: vec![net(HOME)],
+        uplinks: uplinks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Uplink::new(n, i as u16))
+            .collect(),
+        home_address: Some("2001:db8:1::100".parse().unwrap()),
+    }
+}
+
+/// The MR's uplink `up0` (down) with its peer `port` in bridge `br-a` of a switch whose
+/// radvd advertises link A's prefix all along (as a real access router does); returns the
+/// time from `ip link set up0 up` to the announced CoA.
+/// Returns (link-up to CoA, link-up to the kernel reporting the link running).
+fn link_up_to_coa(fast: bool, forwarding: Forwarding) -> Result<(Duration, Duration)> {
+    let switch = Switch::new(&[("br-a", FOREIGN_A)])?;
+    let mr = mobile_router()?;
+    uplink(&mr, "up0", &switch.ns, "port")?;
+    if forwarding == Forwarding::PerInterface {
+        mr.sysctl("net.ipv6.conf.all.forwarding=0")?;
+        mr.sysctl("net.ipv6.conf.up0.force_forwarding=1")?;
+    }
+    switch.ns.ip(&["link", "set", "port", "master", "br-a"])?;
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), fast)?;
+    let (_, first) = watcher.wait_for(Duration::from_secs(5), "initial decision", |_| true)?;
+    ensure!(first.kind == ChangeKind::Initial);
+    ensure!(first.current == Decision::Disconnected, "{first:?}");
+
+    // The kernel reports carrier changes at most once a second (linkwatch); let the setup's
+    // changes pass so the measurement starts from a quiet link.
+    let (_monitor, lines) = link_monitor(&mr)?;
+    std::thread::sleep(Duration::from_millis(1100));
+    let up_of_day = seconds_of_day_now();
+    let up = Instant::now();
+    mr.ip(&["link", "set", "up0", "up"])?;
+    let index = ifindex(&mr, "up0")?;
+    let (at, change) = watcher.wait_for(
+        Duration::from_secs(6),
+        "CoA from SLAAC",
+        foreign_in(FOREIGN_A, Some(index)),
+    )?;
+    ensure!(change.kind == ChangeKind::Moved);
+    ensure!(change.previous == Some(Decision::Disconnected));
+    let running = lines.wait_for(Duration::from_secs(1), |l| {
+        l.contains("up0") && l.contains("state UP")
+    })?;
+    let running_of_day = monitor_line_seconds_of_day(&running).unwrap_or(up_of_day);
+    let to_running = Duration::from_secs_f64((running_of_day - up_of_day).max(0.0));
+    Ok((at - up, to_running))
+}
+
+/// How the MR forwards: `all.forwarding=1` (classic), or `all.forwarding=0` with the
+/// per-interface `force_forwarding=1` (Linux 6.17+), under which the kernel allows optimistic
+/// DAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forwarding {
+    All,
+    PerInterface,
+}
+
+#[test]
+fn slaac_address_becomes_the_coa_with_kernel_defaults() -> Result<()> {
+    let (took, running) = link_up_to_coa(false, Forwarding::All)?;
+    eprintln!("link-up to usable CoA, kernel defaults: {took:?} (link running after {running:?})");
+    ensure!(took < Duration::from_secs(4), "{took:?}");
+    Ok(())
+}
+
+#[test]
+fn slaac_address_becomes_the_coa_with_fast_movement_settings() -> Result<()> {
+    let (took, running) = link_up_to_coa(true, Forwarding::All)?;
+    eprintln!(
+        "link-up to usable CoA, fast movement settings: {took:?} (link running after {running:?})"
+    );
+    ensure!(took < Duration::from_secs(4), "{took:?}");
+    Ok(())
+}
+
+#[test]
+fn optimistic_coa_with_per_interface_forwarding() -> Result<()> {
+    let (took, running) = link_up_to_coa(true, Forwarding::PerInterface)?;
+    eprintln!("link-up to usable CoA, fast settings + optimistic DAD (force_forwarding): {took:?} (link running after {running:?})");
+    ensure!(took < Duration::from_secs(3), "{took:?}");
+    Ok(())
+}
+
+#[test]
+fn nothing_is_announced_twice_and_sighup_reannounces() -> Result<()> {
+    let router = Netns::new("rt")?;
+    let mr = mobile_router()?;
+    uplink(&mr, "up0", &router, "down0")?;
+    mr.ip(&["link", "set", "up0", "up"])?;
+    let _radvd = Radvd::start(&router, &[("down0", FOREIGN_A)])?;
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), true)?;
+    let (_, foreign) =
+        watcher.wait_for(Duration::from_secs(6), "CoA", foreign_in(FOREIGN_A, None))?;
+    // RAs every 30-70 ms refresh the address and prefix: about 40 notifications a second.
+    let later = watcher.collect(Duration::from_millis(1500))?;
+    ensure!(later.is_empty(), "announced again: {later:?}");
+    watcher.reannounce()?;
+    let again = watcher.collect(Duration::from_millis(500))?;
+    ensure!(again.len() == 1, "{again:?}");
+    ensure!(again[0].kind == ChangeKind::Reannounce);
+    ensure!(again[0].current == foreign.current);
+    Ok(())
+}
+
+#[test]
+fn carrier_loss_and_address_removal_move_the_coa_between_uplinks() -> Result<()> {
+    let router_a = Netns::new("ra")?;
+    let router_b = Netns::new("rb")?;
+    let mr = mobile_router()?;
+    uplink(&mr, "eth-a", &router_a, "down-a")?;
+    uplink(&mr, "eth-b", &router_b, "down-b")?;
+    let _radvd_a = Radvd::start(&router_a, &[("down-a", FOREIGN_A)])?;
+    let _radvd_b = Radvd::start(&router_b, &[("down-b", FOREIGN_B)])?;
+    mr.ip(&["link", "set", "eth-a", "up"])?;
+    mr.ip(&["link", "set", "eth-b", "up"])?;
+    let (a, b) = (ifindex(&mr, "eth-a")?, ifindex(&mr, "eth-b")?);
+    let watcher = WatchThread::start(&mr, policy(&["eth-a", "eth-b"]), true)?;
+    let wait = Duration::from_secs(6);
+    let (_, on_a) = watcher.wait_for(wait, "CoA on eth-a", foreign_in(FOREIGN_A, Some(a)))?;
+    // eth-b must have its address too before the failover can be instant.
+    mr.sh("for i in $(seq 100); do ip -6 addr show dev eth-b scope global | grep -q 'inet6 2001:db8:300' && ip -6 addr show dev eth-b scope global | grep -vq tentative && exit 0; sleep 0.05; done; exit 1")?;
+
+    let lost = Instant::now();
+    router_a.ip(&["link", "set", "down-a", "down"])?;
+    let (at, _) = watcher.wait_for(wait, "CoA on eth-b", foreign_in(FOREIGN_B, Some(b)))?;
+    let failover = at - lost;
+    eprintln!("carrier loss on eth-a to CoA on eth-b: {failover:?}");
+    ensure!(failover < Duration::from_millis(500), "{failover:?}");
+
+    let back = Instant::now();
+    router_a.ip(&["link", "set", "down-a", "up"])?;
+    let (at, c) = watcher.wait_for(wait, "CoA back on eth-a", foreign_in(FOREIGN_A, Some(a)))?;
+    eprintln!("carrier back on eth-a to CoA on eth-a: {:?}", at - back);
+    ensure!(c.current == on_a.current, "same SLAAC address again: {c:?}");
+
+    let coa = coa_of(&c.current).expect("foreign");
+    let removed = Instant::now();
+    mr.ip(&["-6", "addr", "del", &format!("{coa}/64"), "dev", "eth-a"])?;
+    let (at, _) = watcher.wait_for(wait, "CoA on eth-b", foreign_in(FOREIGN_B, Some(b)))?;
+    eprintln!(
+        "address removed on eth-a to CoA on eth-b: {:?}",
+        at - removed
+    );
+    ensure!(at - removed < Duration::from_millis(500));
+    // The next RA on eth-a configures the address again.
+    watcher.wait_for(wait, "CoA back on eth-a", foreign_in(FOREIGN_A, Some(a)))?;
+    Ok(())
+}
+
+/// The MR's uplink `up0` with its peer `port` in a switch of three links.
+fn switched_mr() -> Result<(Switch, Netns, u32)> {
+    let switch = Switch::new(&[("br-home", HOME), ("br-a", FOREIGN_A), ("br-b", FOREIGN_B)])?;
+    let mr = mobile_router()?;
+    uplink(&mr, "up0", &switch.ns, "port")?;
+    switch.ns.ip(&["link", "set", "port", "master", "br-a"])?;
+    mr.ip(&["link", "set", "up0", "up"])?;
+    let index = ifindex(&mr, "up0")?;
+    Ok((switch, mr, index))
+}
+
+#[test]
+fn l2_move_between_foreign_links_gives_a_new_coa() -> Result<()> {
+    let (switch, mr, index) = switched_mr()?;
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), true)?;
+    let wait = Duration::from_secs(6);
+    let (_, on_a) = watcher.wait_for(wait, "CoA on link A", foreign_in(FOREIGN_A, Some(index)))?;
+
+    let moved = Instant::now();
+    switch.move_port("port", "br-b")?;
+    // The link A address survives the move in the kernel, but must not stay the CoA.
+    let (at, on_b) = watcher.wait_for(wait, "CoA on link B", foreign_in(FOREIGN_B, Some(index)))?;
+    eprintln!("L2 move A -> B to new CoA: {:?}", at - moved);
+    let old = coa_of(&on_a.current).expect("foreign");
+    ensure!(
+        mr.ip(&["-6", "addr", "show", "dev", "up0"])?
+            .contains(&old.to_string()),
+        "the test relies on the kernel keeping the old address"
+    );
+
+    let moved = Instant::now();
+    switch.move_port("port", "br-a")?;
+    let (at, again) =
+        watcher.wait_for(wait, "CoA on link A", foreign_in(FOREIGN_A, Some(index)))?;
+    eprintln!("L2 move B -> A to CoA: {:?}", at - moved);
+    ensure!(again.current == on_a.current, "{again:?}");
+    // Carrier drops during the move: announced as disconnected in between.
+    ensure!(again.previous == Some(Decision::Disconnected), "{again:?}");
+    ensure!(on_b.previous == Some(Decision::Disconnected), "{on_b:?}");
+    Ok(())
+}
+
+#[test]
+fn returning_home_is_announced_and_leaving_again_gives_a_coa() -> Result<()> {
+    let (switch, mr, index) = switched_mr()?;
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), true)?;
+    let wait = Duration::from_secs(6);
+    watcher.wait_for(wait, "CoA on link A", foreign_in(FOREIGN_A, Some(index)))?;
+
+    let moved = Instant::now();
+    switch.move_port("port", "br-home")?;
+    let (at, home) = watcher.wait_for(wait, "home", |d| *d == Decision::Home { ifindex: index })?;
+    eprintln!("L2 move to the home link to Home: {:?}", at - moved);
+    ensure!(home.kind == ChangeKind::Moved);
+
+    switch.move_port("port", "br-b")?;
+    watcher.wait_for(wait, "CoA on link B", foreign_in(FOREIGN_B, Some(index)))?;
+    Ok(())
+}
