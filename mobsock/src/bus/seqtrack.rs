@@ -29,17 +29,21 @@ pub struct SeqTracker {
 impl SeqTracker {
     /// Records a sequenced message.
     pub fn observe(&mut self, sender: &Sender, seq: u64) -> Seen {
-        let seen = match self.last.get(sender) {
-            None => Seen::First,
-            Some(&l) if seq == l.saturating_add(1) => Seen::InOrder,
-            Some(&l) if seq > l => Seen::Gap {
+        let Some(last) = self.last.get_mut(sender) else {
+            self.last.insert(sender.clone(), seq);
+            return Seen::First;
+        };
+        let l = std::mem::replace(last, seq);
+        if seq == l.saturating_add(1) {
+            Seen::InOrder
+        } else if seq > l {
+            Seen::Gap {
                 expected: l + 1,
                 got: seq,
-            },
-            Some(_) => Seen::Restarted,
-        };
-        self.last.insert(sender.clone(), seq);
-        seen
+            }
+        } else {
+            Seen::Restarted
+        }
     }
 
     /// A sender (re)joined with `seq`: forget what we knew of the sender.
