@@ -339,6 +339,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn impossible_prefix_length_is_an_error() {
+        let home = Body::HomeHint(HomeHint {
+            ifindex: 1,
+            prefix: "2001:db8::/64".parse().unwrap(),
+        });
+        let mut bytes = env(home).encode().unwrap();
+        // The prefix length is the body's (and the frame's) last byte.
+        let last = bytes.len() - 1;
+        assert_eq!(bytes[last], 64);
+        bytes[last] = 200;
+        assert!(matches!(
+            Envelope::decode(&bytes),
+            Err(WireError::MalformedBody {
+                kind: "HOME_HINT",
+                ..
+            })
+        ));
+    }
+
     proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

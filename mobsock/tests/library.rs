@@ -202,3 +202,11 @@ async fn an_application_that_does_not_read_learns_what_it_lost() {
     assert_eq!(seqs, (2..=100).collect::<Vec<u64>>());
     assert_eq!(gap, (fast.me().clone(), 101, 1002));
 }
+
+#[test]
+fn handles_can_move_between_tasks() {
+    fn send<T: Send + 'static>() {}
+    send::<BusMember>();
+    send::<Event>();
+    send::<BusError>();
+}
