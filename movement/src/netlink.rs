@@ -51,7 +51,9 @@ pub fn link_info(m: &LinkMessage) -> LinkInfo {
         index: m.header.index,
         name,
         admin_up: flags.contains(LinkFlags::Up),
-        carrier: flags.contains(LinkFlags::LowerUp),
+        // IFF_RUNNING (operationally up) follows IFF_LOWER_UP once the kernel's link watch
+        // has processed the change, and only then does IPv6 start on the link.
+        carrier: flags.contains(LinkFlags::LowerUp) && flags.contains(LinkFlags::Running),
         loopback: flags.contains(LinkFlags::Loopback),
     }
 }
@@ -195,6 +197,11 @@ mod tests {
         assert!(info.admin_up && !info.carrier && !info.loopback);
         m.header.flags |= LinkFlags::LowerUp;
         assert!(link_info(&m).carrier);
+        m.header.flags.remove(LinkFlags::Running);
+        assert!(
+            !link_info(&m).carrier,
+            "carrier not yet processed by link watch"
+        );
     }
 
     #[test]

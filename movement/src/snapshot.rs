@@ -98,7 +98,7 @@ pub struct Interface {
     pub name: String,
     /// Administratively up (`IFF_UP`).
     pub admin_up: bool,
-    /// Carrier present (`IFF_LOWER_UP`).
+    /// Carrier present and operationally up (`IFF_LOWER_UP` and `IFF_RUNNING`).
     pub carrier: bool,
     pub loopback: bool,
     /// In the order they became known (stable: a new address never reorders older ones).

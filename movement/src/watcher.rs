@@ -107,6 +107,18 @@ impl Watcher {
     }
 }
 
+/// The same announcements as [`Watcher::next`], as a stream.
+impl futures::Stream for Watcher {
+    type Item = Result<Change, WatchError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.changes.poll_recv(cx)
+    }
+}
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         for t in &self.tasks {

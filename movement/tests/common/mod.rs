@@ -1,6 +1,9 @@
 //! Namespace lab for the watcher tests: routers running radvd, a switch with one bridge per
 //! link, and the watcher on its own thread inside the MR's namespace.
 
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
 use anyhow::{anyhow, bail, Context, Result};
 use integration::{BackgroundProcess, Netns};
 use movement::{watch, Change, Decision, MovementPolicy, WatchOptions};
