@@ -21,7 +21,7 @@ pub enum Backend {
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Backend::Seg6 => "seg6",
             Backend::Tun => "tun",
         })
