@@ -250,9 +250,7 @@ impl Agent {
 
     fn save(&mut self) {
         self.save_at = None;
-        if let Err(e) = self.store.save(self.core.bindings()) {
-            tracing::error!("saving the Binding Cache: {e:#}");
-        }
+        self.store.save(self.core.bindings().cloned().collect());
     }
 
     fn announce(&self, body: Body) {
@@ -268,6 +266,7 @@ impl Agent {
         if self.save_at.is_some() {
             self.save();
         }
+        self.store.flush();
         let _ = self.bus.flush(Duration::from_millis(200)).await;
         if mode == StopMode::KeepState {
             filter.keep();

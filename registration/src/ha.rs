@@ -9,7 +9,7 @@ use mip6::{
     ReceivedPacket,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
@@ -63,6 +63,8 @@ pub enum HaAction {
 pub struct HomeAgent {
     policy: HaPolicy,
     cache: BTreeMap<Ipv6Addr, Binding>,
+    /// The cache ordered by expiry, so the next expiry is found without a scan.
+    expiry: BTreeSet<(SystemTime, Ipv6Addr)>,
 }
 
 /// A refusal: the status, the sequence number the BA carries, and why.
@@ -97,7 +99,26 @@ impl HomeAgent {
         Self {
             policy,
             cache: BTreeMap::new(),
+            expiry: BTreeSet::new(),
         }
+    }
+
+    /// Inserts or replaces a binding; true when it is new.
+    fn insert_binding(&mut self, b: Binding) -> bool {
+        self.expiry.insert((b.expires, b.hoa));
+        match self.cache.insert(b.hoa, b) {
+            Some(old) => {
+                self.expiry.remove(&(old.expires, old.hoa));
+                false
+            }
+            None => true,
+        }
+    }
+
+    fn remove_binding(&mut self, hoa: &Ipv6Addr) -> Option<Binding> {
+        let b = self.cache.remove(hoa)?;
+        self.expiry.remove(&(b.expires, b.hoa));
+        Some(b)
     }
 
     /// Rebuilds the cache from persisted bindings, dropping expired ones and those the
@@ -111,7 +132,7 @@ impl HomeAgent {
                     binding: b.clone(),
                     new: true,
                 });
-                ha.cache.insert(b.hoa, b);
+                ha.insert_binding(b);
             }
         }
         (ha, actions)
@@ -132,19 +153,19 @@ impl HomeAgent {
 
     /// When the next binding expires.
     pub fn next_expiry(&self) -> Option<SystemTime> {
-        self.cache.values().map(|b| b.expires).min()
+        self.expiry.first().map(|(t, _)| *t)
     }
 
     /// Removes the bindings whose lifetime has run out.
     pub fn expire(&mut self, now: Now) -> Vec<HaAction> {
         let gone: Vec<Ipv6Addr> = self
-            .cache
-            .values()
-            .filter(|b| b.expires <= now.wall)
-            .map(|b| b.hoa)
+            .expiry
+            .iter()
+            .take_while(|(t, _)| *t <= now.wall)
+            .map(|(_, hoa)| *hoa)
             .collect();
         gone.into_iter()
-            .filter_map(|hoa| self.cache.remove(&hoa))
+            .filter_map(|hoa| self.remove_binding(&hoa))
             .map(|binding| HaAction::BindingRemoved {
                 binding,
                 reason: RemoveReason::Expired,
@@ -265,7 +286,7 @@ impl HomeAgent {
             }
         }
         if bu.lifetime.is_zero() || bu.coa == bu.hoa {
-            if let Some(binding) = self.cache.remove(&bu.hoa) {
+            if let Some(binding) = self.remove_binding(&bu.hoa) {
                 actions.push(HaAction::BindingRemoved {
                     binding,
                     reason: RemoveReason::Deregistered,
@@ -310,7 +331,7 @@ impl HomeAgent {
             mnp4,
             last_timestamp: timestamp,
         };
-        let new = self.cache.insert(bu.hoa, binding.clone()).is_none();
+        let new = self.insert_binding(binding.clone());
         actions.push(HaAction::BindingAdded { binding, new });
         Ok((granted, ba_options))
     }
