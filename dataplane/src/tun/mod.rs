@@ -4,6 +4,7 @@
 //! the TUN device.
 
 mod device;
+mod offload;
 mod packet;
 mod relay;
 

@@ -4,6 +4,10 @@
 //! send per packet.
 
 use super::device::TunDevice;
+use super::offload::{
+    complete_checksum, split_tcp, Coalescer, Segment, VnetHdr, F_NEEDS_CSUM, GSO_NONE, MAX_HEADERS,
+    VNET_HDR_LEN,
+};
 use super::packet::{inner_destination, outer_header, payload_matches, IPV6_HEADER_LEN};
 use super::PeerTable;
 use crate::error::{Error, Result};
@@ -242,6 +246,7 @@ fn encap_loop(
     stop: RawFd,
 ) {
     let mut buf = vec![0u8; BUF_LEN];
+    let mut batch = SendBatch::default();
     loop {
         // SAFETY: reading into a buffer of the stated length.
         let n = unsafe {
@@ -262,7 +267,10 @@ fn encap_loop(
             tracing::warn!(error = %e, "reading the TUN device failed; relay stops");
             return;
         }
-        let packet = &buf[..n as usize];
+        let Some(hdr) = VnetHdr::parse(&buf[..n as usize]) else {
+            continue;
+        };
+        let packet = &mut buf[VNET_HDR_LEN..n as usize];
         let route = {
             let table = read_peers(peers);
             inner_destination(packet)
@@ -272,16 +280,106 @@ fn encap_loop(
             counters.no_peer.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let Ok(len) = u16::try_from(packet.len()) else {
+        batch.clear();
+        if hdr.gso_type == GSO_NONE {
+            if hdr.flags & F_NEEDS_CSUM != 0 && !complete_checksum(&hdr, packet) {
+                counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            batch.whole(packet.len());
+        } else if !split_tcp(&hdr, packet, &mut batch.segments) {
             counters.send_errors.fetch_add(1, Ordering::Relaxed);
             continue;
-        };
-        let header = outer_header(local, peer, next_header, len);
-        if send_encapsulated(send.as_raw_fd(), &header, packet, peer).is_ok() {
-            counters.encapsulated.fetch_add(1, Ordering::Relaxed);
-        } else {
-            counters.send_errors.fetch_add(1, Ordering::Relaxed);
         }
+        let (sent, failed) = batch.send(send.as_raw_fd(), local, peer, next_header, packet);
+        counters.encapsulated.fetch_add(sent, Ordering::Relaxed);
+        counters.send_errors.fetch_add(failed, Ordering::Relaxed);
+    }
+}
+
+/// The encapsulated packets of one TUN read, sent with one sendmmsg(2) where possible.
+#[derive(Default)]
+struct SendBatch {
+    segments: Vec<Segment>,
+    outers: Vec<[u8; IPV6_HEADER_LEN]>,
+    iovs: Vec<[libc::iovec; 3]>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl SendBatch {
+    fn clear(&mut self) {
+        self.segments.clear();
+    }
+
+    /// The whole packet as a single segment without separate headers.
+    fn whole(&mut self, len: usize) {
+        self.segments.push(Segment {
+            headers: [0; MAX_HEADERS],
+            headers_len: 0,
+            payload: (0, len),
+        });
+    }
+
+    /// Sends every segment to `peer`; returns (sent, failed).
+    fn send(
+        &mut self,
+        fd: RawFd,
+        local: Ipv6Addr,
+        peer: Ipv6Addr,
+        next_header: u8,
+        packet: &[u8],
+    ) -> (u64, u64) {
+        let mut sa = sockaddr6(peer);
+        self.outers.clear();
+        for seg in &self.segments {
+            let len = seg.headers_len + seg.payload.1 - seg.payload.0;
+            self.outers
+                .push(outer_header(local, peer, next_header, len as u16));
+        }
+        // The vectors are complete before any pointer into them is taken.
+        self.iovs.clear();
+        for (seg, outer) in self.segments.iter().zip(&self.outers) {
+            let payload = &packet[seg.payload.0..seg.payload.1];
+            self.iovs.push([
+                libc::iovec {
+                    iov_base: outer.as_ptr() as *mut libc::c_void,
+                    iov_len: outer.len(),
+                },
+                libc::iovec {
+                    iov_base: seg.headers.as_ptr() as *mut libc::c_void,
+                    iov_len: seg.headers_len,
+                },
+                libc::iovec {
+                    iov_base: payload.as_ptr() as *mut libc::c_void,
+                    iov_len: payload.len(),
+                },
+            ]);
+        }
+        self.msgs.clear();
+        for iov in &mut self.iovs {
+            // SAFETY: plain data, zero is valid.
+            let mut m: libc::mmsghdr = unsafe { zeroed() };
+            m.msg_hdr.msg_name = &mut sa as *mut libc::sockaddr_in6 as *mut libc::c_void;
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
+            m.msg_hdr.msg_iov = iov.as_mut_ptr();
+            m.msg_hdr.msg_iovlen = iov.len();
+            self.msgs.push(m);
+        }
+        let total = self.msgs.len();
+        let (mut done, mut failed) = (0usize, 0u64);
+        while done < total {
+            let rest = &mut self.msgs[done..];
+            // SAFETY: every mmsghdr points into vectors that outlive the call.
+            let rc = unsafe { libc::sendmmsg(fd, rest.as_mut_ptr(), rest.len() as u32, 0) };
+            if rc <= 0 {
+                // Skip the packet the kernel refused (e.g. ENOBUFS) and go on.
+                failed += 1;
+                done += 1;
+            } else {
+                done += rc as usize;
+            }
+        }
+        ((total as u64).saturating_sub(failed), failed)
     }
 }
 
@@ -293,73 +391,116 @@ fn sockaddr6(addr: Ipv6Addr) -> libc::sockaddr_in6 {
     sa
 }
 
-fn send_encapsulated(
-    fd: RawFd,
-    header: &[u8; IPV6_HEADER_LEN],
-    payload: &[u8],
-    peer: Ipv6Addr,
-) -> io::Result<()> {
-    let mut sa = sockaddr6(peer);
-    let mut iov = [
-        libc::iovec {
-            iov_base: header.as_ptr() as *mut libc::c_void,
-            iov_len: header.len(),
-        },
-        libc::iovec {
-            iov_base: payload.as_ptr() as *mut libc::c_void,
-            iov_len: payload.len(),
-        },
-    ];
-    // SAFETY: msghdr is plain data; the pointers stay valid for the call.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = &mut sa as *mut libc::sockaddr_in6 as *mut libc::c_void;
-    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = iov.len();
-    // SAFETY: see above.
-    if unsafe { libc::sendmsg(fd, &msg, 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+/// Slots for one recvmmsg(2) call.
+struct RecvBatch {
+    bufs: Vec<Vec<u8>>,
+    names: Vec<libc::sockaddr_in6>,
+    controls: Vec<[u64; 8]>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
 }
 
-/// Receives one packet: (length, source, destination from IPV6_PKTINFO).
-fn recv_with_pktinfo(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Ipv6Addr, Option<Ipv6Addr>)> {
-    // SAFETY: plain data, zero is valid.
-    let mut sa: libc::sockaddr_in6 = unsafe { zeroed() };
-    let mut control = [0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: plain data, zero is valid.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = &mut sa as *mut libc::sockaddr_in6 as *mut libc::c_void;
-    msg.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = size_of::<[u64; 8]>();
-    // SAFETY: all pointers in msg are valid for the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut dst = None;
-    // SAFETY: walking the control messages the kernel wrote, with the libc macros.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::IPPROTO_IPV6 && (*cmsg).cmsg_type == libc::IPV6_PKTINFO {
-                let info =
-                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::in6_pktinfo);
-                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+impl RecvBatch {
+    fn new(slots: usize, slot_len: usize) -> Self {
+        Self {
+            bufs: vec![vec![0u8; slot_len]; slots],
+            // SAFETY: plain data, zero is valid.
+            names: vec![unsafe { zeroed() }; slots],
+            controls: vec![[0u64; 8]; slots],
+            iovs: Vec::with_capacity(slots),
+            msgs: Vec::with_capacity(slots),
         }
     }
-    Ok((n as usize, Ipv6Addr::from(sa.sin6_addr.s6_addr), dst))
+
+    /// Receives up to `slots` packets without blocking; how many arrived.
+    fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.iovs.clear();
+        for b in &mut self.bufs {
+            self.iovs.push(libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            });
+        }
+        self.msgs.clear();
+        for ((iov, name), control) in self
+            .iovs
+            .iter_mut()
+            .zip(&mut self.names)
+            .zip(&mut self.controls)
+        {
+            // SAFETY: plain data, zero is valid.
+            let mut m: libc::mmsghdr = unsafe { zeroed() };
+            m.msg_hdr.msg_name = name as *mut libc::sockaddr_in6 as *mut libc::c_void;
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            m.msg_hdr.msg_controllen = size_of::<[u64; 8]>();
+            self.msgs.push(m);
+        }
+        // SAFETY: every mmsghdr points into vectors that outlive the call.
+        let rc = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.msgs.as_mut_ptr(),
+                self.msgs.len() as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(rc as usize)
+    }
+
+    /// Packet `i`: (payload, outer source, outer destination); `None` if truncated.
+    fn packet(&self, i: usize) -> Option<(&[u8], Ipv6Addr, Option<Ipv6Addr>)> {
+        let m = &self.msgs[i];
+        if m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            return None;
+        }
+        let mut dst = None;
+        // SAFETY: walking the control messages the kernel wrote, with the libc macros.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&m.msg_hdr);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::IPPROTO_IPV6
+                    && (*cmsg).cmsg_type == libc::IPV6_PKTINFO
+                {
+                    let info =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::in6_pktinfo);
+                    dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                cmsg = libc::CMSG_NXTHDR(&m.msg_hdr, cmsg);
+            }
+        }
+        let payload = self.bufs[i].get(..m.msg_len as usize)?;
+        Some((
+            payload,
+            Ipv6Addr::from(self.names[i].sin6_addr.s6_addr),
+            dst,
+        ))
+    }
 }
+
+fn write_tun(fd: RawFd, hdr: &VnetHdr, packet: &[u8]) -> bool {
+    let h = hdr.emit();
+    let iov = [
+        libc::iovec {
+            iov_base: h.as_ptr() as *mut libc::c_void,
+            iov_len: h.len(),
+        },
+        libc::iovec {
+            iov_base: packet.as_ptr() as *mut libc::c_void,
+            iov_len: packet.len(),
+        },
+    ];
+    // SAFETY: both buffers are valid for the call.
+    unsafe { libc::writev(fd, iov.as_ptr(), 2) >= 0 }
+}
+
+const RECV_SLOTS: usize = 64;
 
 fn decap_loop(
     device: &TunDevice,
@@ -368,42 +509,42 @@ fn decap_loop(
     counters: &Counters,
     stop: RawFd,
 ) {
-    let mut buf = vec![0u8; BUF_LEN];
+    let mut batch = RecvBatch::new(RECV_SLOTS, BUF_LEN);
+    let mut coalescer = Coalescer::default();
     let fds: Vec<RawFd> = receivers.iter().map(|(s, _)| s.as_raw_fd()).collect();
+    let mut emit = |hdr: &VnetHdr, p: &[u8]| {
+        if write_tun(device.fd(), hdr, p) {
+            counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counters.send_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    };
     loop {
         let mut idle = true;
         for (sock, proto) in receivers {
-            loop {
-                let (n, src, dst) = match recv_with_pktinfo(sock.as_raw_fd(), &mut buf) {
-                    Ok(r) => r,
-                    Err(e) if would_block(&e) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "raw socket receive failed");
-                        break;
-                    }
-                };
-                idle = false;
-                let payload = &buf[..n];
-                let accepted = dst.is_some_and(|dst| read_peers(peers).accepts(src, dst))
-                    && payload_matches(*proto, payload);
-                if !accepted {
-                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+            let n = match batch.recv(sock.as_raw_fd()) {
+                Ok(n) => n,
+                Err(e) if would_block(&e) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "raw socket receive failed");
                     continue;
                 }
-                // SAFETY: writing a buffer of the stated length.
-                let w = unsafe {
-                    libc::write(
-                        device.fd(),
-                        payload.as_ptr() as *const libc::c_void,
-                        payload.len(),
-                    )
-                };
-                if w < 0 {
-                    counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+            };
+            idle = idle && n == 0;
+            let table = read_peers(peers);
+            for i in 0..n {
+                let accepted = batch.packet(i).filter(|(payload, src, dst)| {
+                    dst.is_some_and(|dst| table.accepts(*src, dst))
+                        && payload_matches(*proto, payload)
+                });
+                match accepted {
+                    Some((payload, _, _)) => coalescer.push(payload, &mut emit),
+                    None => {
+                        counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
+            coalescer.flush(&mut emit);
         }
         if idle && !wait_readable(&fds, stop) {
             return;
