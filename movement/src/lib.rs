@@ -29,7 +29,8 @@
 //! for u in &policy.uplinks {
 //!     movement::prepare_uplink(&u.name)?; // accept_ra=2, optimistic DAD, no RS delay
 //! }
-//! let mut watcher = watch(policy, WatchOptions { solicit_on_link_up: true })?;
+//! let options = WatchOptions { solicit_on_link_up: true, ..Default::default() };
+//! let mut watcher = watch(policy, options)?;
 //! // On SIGHUP: watcher.reannounce();  on reload: watcher.set_policy(new_policy);
 //! while let Some(change) = watcher.next().await {
 //!     match change?.current {

@@ -26,12 +26,16 @@ pub struct WatchOptions {
     /// Send a Router Solicitation on an uplink as soon as its carrier comes up, so the
     /// router answers before the kernel's own solicitation (sent only after link-local DAD).
     pub solicit_on_link_up: bool,
+    /// Receive buffer of the netlink socket in bytes; `None`: 4 MiB. A small one makes
+    /// overruns likely (tests).
+    pub receive_buffer: Option<usize>,
 }
 
 enum Command {
     Reannounce,
     SetPolicy(MovementPolicy),
     Snapshot(oneshot::Sender<LinkState>),
+    Overruns(oneshot::Sender<u64>),
 }
 
 /// Handle on the running watcher. Dropping it stops the watcher.
@@ -55,7 +59,7 @@ pub fn watch(policy: MovementPolicy, options: WatchOptions) -> Result<Watcher, W
     connection
         .socket_mut()
         .socket_mut()
-        .set_rx_buf_sz(RECEIVE_BUFFER)
+        .set_rx_buf_sz(options.receive_buffer.unwrap_or(RECEIVE_BUFFER))
         .map_err(WatchError::Socket)?;
     let solicitor = if options.solicit_on_link_up {
         Some(RouterSolicitor::new().map_err(|e| match e {
@@ -74,6 +78,7 @@ pub fn watch(policy: MovementPolicy, options: WatchOptions) -> Result<Watcher, W
         handle,
         solicitor,
         tx,
+        overruns: 0,
     };
     let owner_task = runtime.spawn(owner.run(messages, command_rx));
     Ok(Watcher {
@@ -105,6 +110,13 @@ impl Watcher {
         self.commands.send(Command::Snapshot(tx)).ok()?;
         rx.await.ok()
     }
+
+    /// How many netlink overruns (ENOBUFS) the watcher recovered from by dumping again.
+    pub async fn overruns(&self) -> Option<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Overruns(tx)).ok()?;
+        rx.await.ok()
+    }
 }
 
 /// The same announcements as [`Watcher::next`], as a stream.
@@ -133,6 +145,7 @@ struct Owner {
     handle: Handle,
     solicitor: Option<RouterSolicitor>,
     tx: mpsc::Sender<Result<Change, WatchError>>,
+    overruns: u64,
 }
 
 type Messages = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr)>;
@@ -202,6 +215,7 @@ impl Owner {
     async fn on_message(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) -> bool {
         match message.payload {
             NetlinkPayload::Overrun(_) => {
+                self.overruns += 1;
                 tracing::warn!("movement: netlink overrun, dumping again");
                 if let Err(e) = self.dump().await {
                     let _ = self.tx.send(Err(e)).await;
@@ -230,6 +244,10 @@ impl Owner {
             Command::SetPolicy(policy) => self.detector.set_policy(policy, &self.state),
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.state.clone());
+                None
+            }
+            Command::Overruns(reply) => {
+                let _ = reply.send(self.overruns);
                 None
             }
         };

@@ -136,12 +136,27 @@ fn carrier_loss_and_address_removal_move_the_coa_between_uplinks() -> Result<()>
     // eth-b must have its address too before the failover can be instant.
     mr.sh("for i in $(seq 100); do ip -6 addr show dev eth-b scope global | grep -q 'inet6 2001:db8:300' && ip -6 addr show dev eth-b scope global | grep -vq tentative && exit 0; sleep 0.05; done; exit 1")?;
 
+    let (_monitor, lines) = link_monitor(&mr)?;
+    std::thread::sleep(Duration::from_millis(300)); // let ip monitor subscribe
     let lost = Instant::now();
     router_a.ip(&["link", "set", "down-a", "down"])?;
     let (at, _) = watcher.wait_for(wait, "CoA on eth-b", foreign_in(FOREIGN_B, Some(b)))?;
     let failover = at - lost;
-    eprintln!("carrier loss on eth-a to CoA on eth-b: {failover:?}");
-    ensure!(failover < Duration::from_millis(500), "{failover:?}");
+    // The kernel reports carrier changes through its link watch, which batches them up to a
+    // second when other links (other tests) changed just before; the watcher's own part is
+    // from that report to the announcement.
+    let report = lines.wait_for(Duration::from_secs(1), |l| {
+        l.contains("eth-a") && l.contains("NO-CARRIER")
+    })?;
+    let reported = monitor_line_seconds_of_day(&report).unwrap_or(0.0);
+    let reaction = seconds_of_day_at(at) - reported;
+    eprintln!(
+        "carrier loss on eth-a to CoA on eth-b: {failover:?} ({:.1} ms after the kernel's report)",
+        reaction * 1000.0
+    );
+    ensure!(failover < Duration::from_millis(1500), "{failover:?}");
+    // Generous for a loaded 2-core machine; typically a few milliseconds.
+    ensure!(reaction < 0.25, "{reaction} s after the kernel's report");
 
     let back = Instant::now();
     router_a.ip(&["link", "set", "down-a", "up"])?;

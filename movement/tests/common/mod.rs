@@ -114,6 +114,9 @@ impl Switch {
 /// What the test thread can ask of the watcher thread.
 enum Request {
     Reannounce,
+    /// Blocks the watcher's runtime thread for a while (to provoke a netlink overrun).
+    Stall(Duration),
+    Overruns(std_mpsc::Sender<u64>),
 }
 
 /// The watcher running in the MR's namespace on its own thread and runtime.
@@ -127,6 +130,16 @@ impl WatchThread {
     /// Starts the watcher inside `mr`. With `fast`, every uplink gets
     /// [`movement::prepare_uplink`] and a Router Solicitation at link-up.
     pub fn start(mr: &Netns, policy: MovementPolicy, fast: bool) -> Result<Self> {
+        Self::start_with(mr, policy, fast, None)
+    }
+
+    /// [`Self::start`] with the netlink receive buffer size.
+    pub fn start_with(
+        mr: &Netns,
+        policy: MovementPolicy,
+        fast: bool,
+        receive_buffer: Option<usize>,
+    ) -> Result<Self> {
         let (tx, changes) = std_mpsc::channel();
         let (requests, mut request_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
@@ -162,6 +175,7 @@ impl WatchThread {
             runtime.block_on(async move {
                 let options = WatchOptions {
                     solicit_on_link_up: fast,
+                    receive_buffer,
                 };
                 let mut watcher = match watch(policy, options) {
                     Ok(w) => w,
@@ -182,6 +196,10 @@ impl WatchThread {
                         }
                         request = request_rx.recv() => match request {
                             Some(Request::Reannounce) => watcher.reannounce(),
+                            Some(Request::Stall(d)) => std::thread::sleep(d),
+                            Some(Request::Overruns(reply)) => {
+                                let _ = reply.send(watcher.overruns().await.unwrap_or(0));
+                            }
                             None => return,
                         },
                     }
@@ -240,12 +258,29 @@ impl WatchThread {
         }
     }
 
-    pub fn reannounce(&self) -> Result<()> {
+    fn request(&self, r: Request) -> Result<()> {
         self.requests
             .as_ref()
             .context("watcher stopped")?
-            .send(Request::Reannounce)
+            .send(r)
             .map_err(|_| anyhow!("watcher thread gone"))
+    }
+
+    pub fn reannounce(&self) -> Result<()> {
+        self.request(Request::Reannounce)
+    }
+
+    /// Blocks the watcher thread for `d` (returns at once; the stall happens there).
+    pub fn stall(&self, d: Duration) -> Result<()> {
+        self.request(Request::Stall(d))
+    }
+
+    /// How many overruns the watcher recovered from.
+    pub fn overruns(&self) -> Result<u64> {
+        let (tx, rx) = std_mpsc::channel();
+        self.request(Request::Overruns(tx))?;
+        rx.recv_timeout(Duration::from_secs(5))
+            .context("no answer from the watcher")
     }
 }
 
@@ -315,4 +350,9 @@ pub fn link_monitor(
     let mut p = integration::BackgroundProcess::spawn(cmd, "ip monitor")?;
     let lines = p.lines()?;
     Ok((p, lines))
+}
+
+/// The time of day (as [`seconds_of_day_now`]) at which `at` happened.
+pub fn seconds_of_day_at(at: Instant) -> f64 {
+    seconds_of_day_now() - at.elapsed().as_secs_f64()
 }
