@@ -287,7 +287,14 @@ impl LinkState {
             .or_insert_with(|| Interface::new(index, &format!("if{index}")));
         match iface.addresses.iter_mut().find(|a| a.addr == address.addr) {
             Some(known) => {
-                let stale = known.stale;
+                // Lifetimes only count down unless a Router Advertisement (or DHCPv6) on the
+                // current link renews them: an extension confirms the address here.
+                let renewed = match (known.valid_lft, address.valid_lft) {
+                    (Some(old), Some(new)) => new > old,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                let stale = known.stale && !renewed;
                 let updated = Address { stale, ..address };
                 let changed = *known != updated;
                 *known = updated;
@@ -358,6 +365,32 @@ mod tests {
         assert!(s.apply(LinkEvent::PrefixAdvertised {
             index: 2,
             prefix: "2001:db8:200::/64".parse().unwrap(),
+        }));
+        assert!(!s.interface(2).unwrap().addresses[0].stale);
+    }
+
+    #[test]
+    fn renewed_lifetime_confirms_a_stale_address() {
+        let mut s = LinkState::new();
+        s.apply(link(2, "up0", true));
+        s.apply(LinkEvent::Address {
+            index: 2,
+            address: slaac("2001:db8:200::1"),
+        });
+        s.apply(link(2, "up0", false));
+        s.apply(link(2, "up0", true));
+        // Counting down (DAD re-run on some link): still stale.
+        let mut older = slaac("2001:db8:200::1");
+        older.valid_lft = Some(86000);
+        s.apply(LinkEvent::Address {
+            index: 2,
+            address: older,
+        });
+        assert!(s.interface(2).unwrap().addresses[0].stale);
+        // Renewed by an RA or DHCPv6 here.
+        assert!(s.apply(LinkEvent::Address {
+            index: 2,
+            address: slaac("2001:db8:200::1"),
         }));
         assert!(!s.interface(2).unwrap().addresses[0].stale);
     }
