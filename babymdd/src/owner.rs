@@ -1,9 +1,15 @@
-//! The owner loop: holds babymdd's state and handles one event at a time. Today it logs what
-//! it will watch and handles signals; the rtnetlink movement detection plugs in here.
+//! The owner loop: watches links and addresses (the `movement` crate, rtnetlink, no polling)
+//! and announces every change of the MR's location on the bus as MD_INFO: REREG with the
+//! care-of address, or DEREGHOME back on the home link. It announces again on SIGHUP and when
+//! another member (mrd at start) asks with MD_INFO SCAN.
 
+use anyhow::Context;
 use ipnet::Ipv6Net;
+use mobsock::{Body, Bus, BusOptions, Event as BusEvent, MdCommand, MdHint, MdInfo};
+use movement::{Decision, MovementPolicy, WatchOptions};
 use shisa_config::{Config, InterfaceRole};
 use shisa_daemon::{Daemon, Event};
+use std::time::Duration;
 
 use crate::cli::{Args, Uplink};
 
@@ -60,17 +66,106 @@ fn log_settings(config: Option<&Config>, args: &Args) {
     }
     match home_prefix(config, args) {
         Some(p) => tracing::info!("home prefix {p}"),
-        None => tracing::info!("no home prefix configured: learning it from mrd on the bus"),
+        None => tracing::warn!(
+            "no home prefix configured (home-prefix, or a prefixtable home address): \
+             the MR will never be considered at home"
+        ),
+    }
+}
+
+/// The movement policy: home prefix, uplinks in order (priority = position), home address.
+fn movement_policy(config: Option<&Config>, args: &Args) -> MovementPolicy {
+    MovementPolicy {
+        home_prefixes: home_prefix(config, args).into_iter().collect(),
+        uplinks: uplinks(config, args)
+            .iter()
+            .enumerate()
+            .map(|(i, u)| movement::Uplink::new(&u.name, i as u16))
+            .collect(),
+        home_address: config.and_then(|c| c.home_addresses().first().copied()),
     }
 }
 
 pub async fn run(mut daemon: Daemon<Option<Config>>, args: Args) -> anyhow::Result<()> {
     log_settings(daemon.config().as_ref(), &args);
-    loop {
-        match daemon.next_event().await {
-            Event::Stop { .. } => return Ok(()),
-            // babymdd's SIGHUP re-announces (SHISA behaviour); it does not reread the file.
-            Event::Reload => tracing::info!("SIGHUP: re-announcing the movement state"),
+    let policy = movement_policy(daemon.config().as_ref(), &args);
+    for u in &policy.uplinks {
+        // A forwarding MR must still take Router Advertisements, and should get a usable
+        // address fast. An interface that does not exist yet is used when it appears.
+        if let Err(e) = movement::prepare_uplink(&u.name) {
+            tracing::warn!("uplink {}: {e}", u.name);
         }
+    }
+    let mut watcher = movement::watch(
+        policy,
+        WatchOptions {
+            solicit_on_link_up: true,
+            ..Default::default()
+        },
+    )
+    .context("watch links and addresses (rtnetlink)")?;
+    let bus = Bus::join(&daemon.bus_dir, "babymdd", BusOptions::default())
+        .await
+        .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
+    let mut bus = bus;
+    loop {
+        tokio::select! {
+            ev = daemon.next_event() => match ev {
+                Event::Stop { .. } => {
+                    let _ = bus.flush(Duration::from_millis(200)).await;
+                    return Ok(());
+                }
+                // babymdd's SIGHUP re-announces (SHISA behaviour); it does not reread the file.
+                Event::Reload => {
+                    tracing::info!("SIGHUP: re-announcing the movement state");
+                    watcher.reannounce();
+                }
+            },
+            change = watcher.next() => match change {
+                Some(Ok(change)) => announce(&bus, &change),
+                Some(Err(e)) => tracing::error!("movement detection: {e}"),
+                None => anyhow::bail!("the link watcher stopped"),
+            },
+            ev = bus.recv() => match ev {
+                Ok(BusEvent::Message(env)) => {
+                    if let Body::MdInfo(MdInfo { command: MdCommand::Scan, .. }) = env.body {
+                        tracing::debug!("{} asks where we are", env.sender);
+                        watcher.reannounce();
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("bus: {e}"),
+            },
+        }
+    }
+}
+
+fn announce(bus: &mobsock::BusMember, change: &movement::Change) {
+    let md = match change.current {
+        Decision::Foreign { coa, ifindex } => {
+            tracing::info!("care-of address {coa} (ifindex {ifindex})");
+            MdInfo {
+                command: MdCommand::Rereg,
+                hint: Some(MdHint::Index(ifindex)),
+                coa: Some(coa),
+                ifindex: Some(ifindex),
+            }
+        }
+        Decision::Home { ifindex } => {
+            tracing::info!("at home (ifindex {ifindex})");
+            MdInfo {
+                command: MdCommand::DeregHome,
+                hint: Some(MdHint::Home),
+                coa: None,
+                ifindex: Some(ifindex),
+            }
+        }
+        Decision::Disconnected => {
+            tracing::warn!("no usable uplink: nothing to register from");
+            return;
+        }
+    };
+    if let Err(e) = bus.send(Body::MdInfo(md)) {
+        tracing::error!("bus: {e}");
     }
 }

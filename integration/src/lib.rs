@@ -9,7 +9,9 @@ pub mod capture;
 pub mod monitor;
 pub mod netns;
 pub mod process;
+pub mod radvd;
 
 pub use monitor::Monitor;
 pub use netns::{unique_name, Netns};
 pub use process::{BackgroundProcess, LineReader};
+pub use radvd::{Radvd, Switch};

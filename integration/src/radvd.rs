@@ -1,0 +1,70 @@
+//! radvd on test links: Router Advertisements every 30-70 ms (DESIGN.md: radvd accepts such
+//! intervals only with `AdvIntervalOpt on`), so SLAAC on a moved MR is quick.
+
+use crate::{BackgroundProcess, Netns};
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// One radvd process advertising a prefix on each `(interface, prefix)`; stopped on drop.
+pub struct Radvd {
+    _process: BackgroundProcess,
+    dir: PathBuf,
+}
+
+impl Radvd {
+    pub fn start(ns: &Netns, interfaces: &[(&str, &str)]) -> Result<Self> {
+        ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
+        let dir = std::env::temp_dir().join(format!("radvd-{}", crate::unique_name("r")));
+        std::fs::create_dir_all(&dir)?;
+        let mut conf = String::new();
+        for (ifname, prefix) in interfaces {
+            conf.push_str(&format!(
+                "interface {ifname} {{\n AdvSendAdvert on;\n AdvIntervalOpt on;\n \
+                 MinRtrAdvInterval 0.03;\n MaxRtrAdvInterval 0.07;\n MinDelayBetweenRAs 0.03;\n \
+                 prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+            ));
+        }
+        let conf_path = dir.join("radvd.conf");
+        std::fs::write(&conf_path, conf)?;
+        let mut cmd = ns.command("radvd");
+        cmd.args(["-n", "-m", "none", "-C"])
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.join("radvd.pid"));
+        let process = BackgroundProcess::spawn(cmd, "radvd")?;
+        Ok(Self {
+            _process: process,
+            dir,
+        })
+    }
+}
+
+impl Drop for Radvd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A switch namespace holding one bridge per link; ports move between bridges the way a
+/// re-association looks to the MR (carrier drops and returns).
+pub struct Switch {
+    pub ns: Netns,
+}
+
+impl Switch {
+    pub fn new(bridges: &[&str]) -> Result<Self> {
+        let ns = Netns::new("sw")?;
+        for b in bridges {
+            ns.ip(&["link", "add", b, "type", "bridge"])?;
+            ns.ip(&["link", "set", b, "up"])?;
+        }
+        Ok(Self { ns })
+    }
+
+    pub fn move_port(&self, port: &str, bridge: &str) -> Result<()> {
+        self.ns.sh(&format!(
+            "ip link set {port} down && ip link set {port} master {bridge} && ip link set {port} up"
+        ))?;
+        Ok(())
+    }
+}
