@@ -47,14 +47,25 @@ fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
+    // DATAPLANE_BENCH=tun (or seg6) measures only that backend, e.g. for profiling.
+    let only: Option<Backend> = std::env::var("DATAPLANE_BENCH")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let t = Topology::new()?;
     plain_routing(&t, true)?;
     ping(&t.a, &[B4])?;
-    let plain = measure(&t, "plain")?;
+    let plain = if only.is_none() {
+        measure(&t, "plain")?
+    } else {
+        f64::NAN
+    };
     plain_routing(&t, false)?;
 
     let mut results = Vec::new();
-    for backend in [Backend::Seg6, Backend::Tun] {
+    for backend in [Backend::Seg6, Backend::Tun]
+        .into_iter()
+        .filter(|b| only.is_none_or(|o| o == *b))
+    {
         t.register(backend, COA1)?;
         ping(&t.a, &[B4])?;
         results.push((backend, measure(&t, &backend.to_string())?));

@@ -355,6 +355,8 @@ impl SendBatch {
                 },
             ]);
         }
+        // The source as IPV6_PKTINFO spares the kernel a source address selection per packet.
+        let mut control = pktinfo_control(local);
         self.msgs.clear();
         for iov in &mut self.iovs {
             // SAFETY: plain data, zero is valid.
@@ -363,6 +365,8 @@ impl SendBatch {
             m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in6>() as u32;
             m.msg_hdr.msg_iov = iov.as_mut_ptr();
             m.msg_hdr.msg_iovlen = iov.len();
+            m.msg_hdr.msg_control = control.0.as_mut_ptr() as *mut libc::c_void;
+            m.msg_hdr.msg_controllen = control.1;
             self.msgs.push(m);
         }
         let total = self.msgs.len();
@@ -389,6 +393,36 @@ fn sockaddr6(addr: Ipv6Addr) -> libc::sockaddr_in6 {
     sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
     sa.sin6_addr.s6_addr = addr.octets();
     sa
+}
+
+/// A control message buffer carrying IPV6_PKTINFO with source `local`, and its length.
+fn pktinfo_control(local: Ipv6Addr) -> ([u64; 8], usize) {
+    let mut buf = [0u64; 8];
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure size computations.
+    let (space, len) = unsafe {
+        (
+            libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) as usize,
+            libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) as usize,
+        )
+    };
+    // SAFETY: a zeroed msghdr whose control buffer (64 bytes) holds one in6_pktinfo
+    // message (40 bytes); the libc macros do the layout.
+    unsafe {
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_control = buf.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return (buf, 0);
+        }
+        (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+        (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+        (*cmsg).cmsg_len = len;
+        let mut info: libc::in6_pktinfo = zeroed();
+        info.ipi6_addr.s6_addr = local.octets();
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut libc::in6_pktinfo, info);
+    }
+    (buf, space)
 }
 
 /// Slots for one recvmmsg(2) call.
