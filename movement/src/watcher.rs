@@ -29,6 +29,11 @@ pub struct WatchOptions {
     /// Receive buffer of the netlink socket in bytes; `None`: 4 MiB. A small one makes
     /// overruns likely (tests).
     pub receive_buffer: Option<usize>,
+    /// Apply [`crate::uplink::prepare_uplink`] to every listed uplink present at start and
+    /// to each one that appears later (a USB modem plugged in): the kernel creates an
+    /// interface's sysctls with the defaults. The writes go to `/proc/sys/net` of the
+    /// runtime thread's namespace, so the runtime must live in the MR's namespace.
+    pub prepare_uplinks: bool,
 }
 
 enum Command {
@@ -79,6 +84,7 @@ pub fn watch(policy: MovementPolicy, options: WatchOptions) -> Result<Watcher, W
         solicitor,
         tx,
         overruns: 0,
+        prepare_uplinks: options.prepare_uplinks,
     };
     let owner_task = runtime.spawn(owner.run(messages, command_rx));
     Ok(Watcher {
@@ -146,6 +152,7 @@ struct Owner {
     solicitor: Option<RouterSolicitor>,
     tx: mpsc::Sender<Result<Change, WatchError>>,
     overruns: u64,
+    prepare_uplinks: bool,
 }
 
 type Messages = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr)>;
@@ -207,6 +214,11 @@ impl Owner {
             addresses = addresses.len(),
             "movement: dumped links and addresses"
         );
+        if self.prepare_uplinks {
+            for info in &links {
+                self.prepare_if_uplink(&info.name);
+            }
+        }
         self.state.replace_with_dump(links, addresses);
         Ok(())
     }
@@ -227,6 +239,12 @@ impl Owner {
                 let Some(event) = event_from_message(&inner) else {
                     return true;
                 };
+                if let LinkEvent::Link(info) = &event {
+                    let is_new = self.state.interface(info.index).is_none();
+                    if is_new && self.prepare_uplinks {
+                        self.prepare_if_uplink(&info.name);
+                    }
+                }
                 self.solicit_if_link_came_up(&event);
                 if self.state.apply(event) {
                     self.decide().await
@@ -267,6 +285,22 @@ impl Owner {
     async fn send(&mut self, change: Change) -> bool {
         tracing::info!(kind = ?change.kind, decision = ?change.current, "movement");
         self.tx.send(Ok(change)).await.is_ok()
+    }
+
+    fn prepare_if_uplink(&self, ifname: &str) {
+        let listed = self
+            .detector
+            .policy()
+            .uplinks
+            .iter()
+            .any(|u| u.name == ifname);
+        if !listed {
+            return;
+        }
+        match crate::uplink::prepare_uplink(ifname) {
+            Ok(()) => tracing::debug!(ifname, "movement: uplink prepared"),
+            Err(e) => tracing::warn!(ifname, "movement: {e}"),
+        }
     }
 
     /// Sends a Router Solicitation when an uplink's carrier comes up.

@@ -155,8 +155,9 @@ fn carrier_loss_and_address_removal_move_the_coa_between_uplinks() -> Result<()>
         reaction * 1000.0
     );
     ensure!(failover < Duration::from_millis(1500), "{failover:?}");
-    // Generous for a loaded 2-core machine; typically a few milliseconds.
-    ensure!(reaction < 0.25, "{reaction} s after the kernel's report");
+    // Typically under a millisecond; generous because the 2-core test machine is shared
+    // with benchmarks (seen: up to 0.7 s of scheduling delay under full load).
+    ensure!(reaction < 1.0, "{reaction} s after the kernel's report");
 
     let back = Instant::now();
     router_a.ip(&["link", "set", "down-a", "up"])?;
@@ -235,5 +236,41 @@ fn returning_home_is_announced_and_leaving_again_gives_a_coa() -> Result<()> {
 
     switch.move_port("port", "br-b")?;
     watcher.wait_for(wait, "CoA on link B", foreign_in(FOREIGN_B, Some(index)))?;
+    Ok(())
+}
+
+#[test]
+fn an_uplink_that_appears_later_is_prepared_and_used() -> Result<()> {
+    let switch = Switch::new(&[("br-a", FOREIGN_A)])?;
+    let mr = mobile_router()?;
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), true)?;
+    watcher.wait_for(Duration::from_secs(5), "initial decision", |_| true)?;
+    // Plugged in after the start, with the kernel's default sysctls (accept_ra=1 ignores
+    // Router Advertisements on a forwarding node).
+    mr.ip(&[
+        "link",
+        "add",
+        "up0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "port",
+        "netns",
+        switch.ns.name(),
+    ])?;
+    switch.ns.ip(&["link", "set", "port", "master", "br-a"])?;
+    switch.ns.ip(&["link", "set", "port", "up"])?;
+    mr.sh("for i in $(seq 100); do c=/proc/sys/net/ipv6/conf/up0; \
+         [ $(cat $c/accept_ra) = 2 ] && [ $(cat $c/optimistic_dad) = 1 ] && \
+         [ $(cat $c/use_optimistic) = 1 ] && [ $(cat $c/router_solicitation_delay) = 0 ] \
+         && exit 0; sleep 0.02; done; exit 1")?;
+    mr.ip(&["link", "set", "up0", "up"])?;
+    let index = ifindex(&mr, "up0")?;
+    watcher.wait_for(
+        Duration::from_secs(6),
+        "CoA on the new uplink",
+        foreign_in(FOREIGN_A, Some(index)),
+    )?;
     Ok(())
 }

@@ -127,8 +127,8 @@ pub struct WatchThread {
 }
 
 impl WatchThread {
-    /// Starts the watcher inside `mr`. With `fast`, every uplink gets
-    /// [`movement::prepare_uplink`] and a Router Solicitation at link-up.
+    /// Starts the watcher inside `mr`. With `fast`, the watcher applies
+    /// [`movement::prepare_uplink`] to every uplink and sends a Router Solicitation at link-up.
     pub fn start(mr: &Netns, policy: MovementPolicy, fast: bool) -> Result<Self> {
         Self::start_with(mr, policy, fast, None)
     }
@@ -154,14 +154,6 @@ impl WatchThread {
                 let _ = ready_tx.send(Err(e));
                 return;
             }
-            if fast {
-                for u in &policy.uplinks {
-                    if let Err(e) = movement::prepare_uplink(&u.name) {
-                        let _ = ready_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                }
-            }
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -175,6 +167,7 @@ impl WatchThread {
             runtime.block_on(async move {
                 let options = WatchOptions {
                     solicit_on_link_up: fast,
+                    prepare_uplinks: fast,
                     receive_buffer,
                 };
                 let mut watcher = match watch(policy, options) {
