@@ -6,8 +6,11 @@
 //! sockets belong to the namespace of the thread that opens them.
 
 use crate::error::UplinkError;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrIn6};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::IoSlice;
 use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::fd::AsRawFd;
 
 const IPPROTO_RAW: i32 = 255;
 const ICMPV6: u8 = 58;
@@ -76,50 +79,52 @@ pub fn interface_index(ifname: &str) -> Result<u32, UplinkError> {
         .map_err(|_| UplinkError::NoSuchInterface(ifname.to_string()))
 }
 
-/// Sends Router Solicitations from raw IPv6 sockets that include their own header.
+/// Sends Router Solicitations from a raw IPv6 socket that includes its own header.
 ///
 /// Why header-included rather than an ICMPv6 socket: right after link-up the link-local
 /// address is still tentative, the kernel then has no source address for an ICMPv6 socket,
 /// and RFC 4861 section 6.3.7 says to solicit from the unspecified address in that case.
-/// Even with the header included the kernel's route lookup wants a source, so the socket is
-/// bound (IPV6_FREEBIND) to a link-local address on the interface: that address only steers
-/// the lookup; the packet keeps the source written in its header.
+/// Even with the header included the kernel's route lookup wants a source, so each send
+/// names one in IPV6_PKTINFO (allowed by IPV6_FREEBIND): it only steers the lookup; the
+/// packet keeps the source written in its header.
 pub struct RouterSolicitor {
-    _private: (),
+    socket: Socket,
 }
 
 impl RouterSolicitor {
-    /// Checks that raw sockets can be opened here (CAP_NET_RAW). Sockets are opened per
-    /// send, in the calling thread's namespace.
+    /// Opens the socket in the calling thread's namespace (needs CAP_NET_RAW).
     pub fn new() -> Result<Self, UplinkError> {
-        open_raw().map(|_| Self { _private: () })
+        let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(IPPROTO_RAW)))
+            .map_err(UplinkError::Solicit)?;
+        socket.set_freebind_v6(true).map_err(UplinkError::Solicit)?;
+        Ok(Self { socket })
     }
 
     /// Sends one Router Solicitation to ff02::2 out of `ifindex`, hop limit 255, from
     /// `source` (a non-tentative link-local address) or from `::` when there is none.
     pub fn send(&self, ifindex: u32, source: Option<Ipv6Addr>) -> Result<(), UplinkError> {
-        let socket = open_raw()?;
-        let steer = source.unwrap_or(LOOKUP_SOURCE);
-        socket.set_freebind_v6(true).map_err(UplinkError::Solicit)?;
-        socket
-            .bind(&SockAddr::from(SocketAddrV6::new(steer, 0, 0, ifindex)))
-            .map_err(UplinkError::Solicit)?;
         let packet = router_solicitation(source.unwrap_or(Ipv6Addr::UNSPECIFIED));
-        let to = SockAddr::from(SocketAddrV6::new(ALL_ROUTERS, 0, 0, ifindex));
-        socket
-            .send_to(&packet, &to)
-            .map(drop)
-            .map_err(UplinkError::Solicit)
+        let steer = nix::libc::in6_pktinfo {
+            ipi6_addr: nix::libc::in6_addr {
+                s6_addr: source.unwrap_or(LOOKUP_SOURCE).octets(),
+            },
+            ipi6_ifindex: ifindex,
+        };
+        let to = SockaddrIn6::from(SocketAddrV6::new(ALL_ROUTERS, 0, 0, ifindex));
+        sendmsg(
+            self.socket.as_raw_fd(),
+            &[IoSlice::new(&packet)],
+            &[ControlMessage::Ipv6PacketInfo(&steer)],
+            MsgFlags::empty(),
+            Some(&to),
+        )
+        .map(drop)
+        .map_err(|e| UplinkError::Solicit(e.into()))
     }
 }
 
 /// Steers the route lookup of a solicitation from `::` (never appears on the wire).
 const LOOKUP_SOURCE: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
-
-fn open_raw() -> Result<Socket, UplinkError> {
-    Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(IPPROTO_RAW)))
-        .map_err(UplinkError::Solicit)
-}
 
 /// One Router Solicitation to ff02::2 from `source`, IPv6 header included, hop limit 255,
 /// no options (a Source Link-Layer Address option is not allowed from `::`).
