@@ -310,21 +310,22 @@ fn first_registration_refresh_coa_change_and_deregistration() {
         .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA2)
         .unwrap();
 
-    // Back home: the home address is the MR's again and the HA reaches it directly.
-    lab.mr
-        .ip(&["-6", "addr", "add", &format!("{HOA}/128"), "dev", "lo"])
-        .unwrap();
+    // Away, the home address lives on lo as a /128: the home prefix is on-link nowhere.
+    let on_lo = lab.mr.ip(&["-6", "addr", "show", "dev", "lo"]).unwrap();
+    assert!(on_lo.contains(&format!("{HOA}/128")), "{on_lo}");
+
+    // Back home (here: the HA reaches the MR's uplink directly), mrd puts the home address
+    // on the home interface with the home prefix.
+    let route = format!("{HOA}/128");
     lab.ha
-        .ip(&[
-            "-6",
-            "route",
-            "add",
-            &format!("{HOA}/128"),
-            "via",
-            "2001:db8:200::5",
-        ])
+        .ip(&["-6", "route", "add", &route, "via", "2001:db8:200::5"])
         .unwrap();
-    lab.announce("md-info dereghome");
+    let route = format!("{HA}/128");
+    lab.mr
+        .ip(&["-6", "route", "add", &route, "via", "2001:db8:200::1"])
+        .unwrap();
+    let ifindex = lab.mr.run(&["cat", "/sys/class/net/eth0/ifindex"]).unwrap();
+    lab.announce(&format!("md-info dereghome ifindex {}", ifindex.trim()));
     lab.mr_bus
         .wait_for("BUL_REMOVE", WAIT, |v| v["hoa"] == HOA)
         .unwrap();
@@ -344,6 +345,13 @@ fn first_registration_refresh_coa_change_and_deregistration() {
         lab.log("mrd").contains("deregistered from home agent")
     })
     .unwrap();
+    let on_eth0 = lab.mr.ip(&["-6", "addr", "show", "dev", "eth0"]).unwrap();
+    assert!(on_eth0.contains(&format!("{HOA}/64")), "{on_eth0}");
+    assert!(!lab
+        .mr
+        .ip(&["-6", "addr", "show", "dev", "lo"])
+        .unwrap()
+        .contains(HOA));
 
     let pcap = lab.finish();
     assert_no_parameter_problem(&pcap);

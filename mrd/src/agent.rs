@@ -3,6 +3,7 @@
 //! timer, a signal.
 
 use crate::cli::Args;
+use crate::homeaddr::HomeAddress;
 use crate::owner;
 use crate::policy;
 use crate::seqfile::SeqFile;
@@ -26,6 +27,7 @@ const DEREGISTRATION_WAIT: Duration = Duration::from_millis(1500);
 
 struct Agent {
     core: MobileRouter,
+    home_address: HomeAddress,
     sock: MhSocket,
     bus: BusMember,
     seq: SeqFile,
@@ -52,7 +54,15 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         policy.home_agent,
         seq.path().display()
     );
+    let home_prefix_len = daemon
+        .config()
+        .settings_for(&args.mipif)
+        .home_prefix
+        .map(|p| p.prefix_len())
+        .unwrap_or(64);
+    let home_address = HomeAddress::new(policy.home_address, home_prefix_len)?;
     let mut agent = Agent {
+        home_address,
         core: MobileRouter::new(policy, next_seq),
         sock,
         bus,
@@ -106,7 +116,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 }
             },
             ev = agent.bus.recv() => match ev {
-                Ok(ev) => agent.on_bus(ev),
+                Ok(ev) => agent.on_bus(ev).await,
                 Err(e) => tracing::error!("bus: {e}"),
             },
             _ = sleep_until(timer) => {
@@ -167,7 +177,7 @@ impl Agent {
         }
     }
 
-    fn on_bus(&mut self, ev: BusEvent) {
+    async fn on_bus(&mut self, ev: BusEvent) {
         let BusEvent::Message(env) = ev else { return };
         match env.body {
             Body::MdInfo(md) => {
@@ -179,6 +189,9 @@ impl Agent {
                     }) {
                         Some(coa) => {
                             tracing::info!("movement: care-of address {coa} (from {})", env.sender);
+                            if let Err(e) = self.home_address.away().await {
+                                tracing::error!("{e:#}");
+                            }
                             self.core.move_to(coa, now)
                         }
                         None => {
@@ -191,6 +204,16 @@ impl Agent {
                     },
                     MdCommand::DeregHome => {
                         tracing::info!("movement: back on the home link (from {})", env.sender);
+                        match md.ifindex {
+                            Some(ifindex) => {
+                                if let Err(e) = self.home_address.at_home(ifindex).await {
+                                    tracing::error!("{e:#}");
+                                }
+                            }
+                            None => tracing::warn!(
+                                "MD_INFO dereghome names no interface: home address left where it is"
+                            ),
+                        }
                         self.core.returned_home(now)
                     }
                     MdCommand::DeregForeign => {

@@ -2,6 +2,7 @@
 
 mod agent;
 mod cli;
+mod homeaddr;
 mod owner;
 mod policy;
 mod seqfile;
