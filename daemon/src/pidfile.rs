@@ -171,6 +171,11 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
+        // Until the child has exec'd, its name is still ours.
+        let comm = format!("/proc/{}/comm", child.id());
+        while fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         fs::write(&path, format!("{}\n", child.id())).unwrap();
         let err = PidFile::create(&path, "sleep").unwrap_err();
         assert_eq!(
