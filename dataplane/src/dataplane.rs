@@ -6,8 +6,10 @@ use crate::model::{HaBinding, MrRegistration, Role};
 use crate::mss_clamp::{self, ClampSpec};
 use crate::netlink::Netlink;
 use crate::reconcile;
+use crate::seg6_tunsrc;
 use crate::tun::{RelayStats, TunRelay};
 use crate::{sysctl, Backend};
+use std::net::Ipv6Addr;
 
 pub use crate::reconcile::ApplyReport;
 
@@ -111,6 +113,14 @@ impl DataPlane {
         // where to send what it carries.
         if let Some(relay) = &self.relay {
             relay.set_peers(state.peers.clone());
+        }
+        if self.backend == Backend::Seg6 {
+            // Before the routes: a new CoA is the outer source from the first packet on.
+            let want = state.tunsrc.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            if seg6_tunsrc::get()? != want {
+                seg6_tunsrc::set(want)?;
+                tracing::info!(tunsrc = %want, "seg6 tunnel source set");
+            }
         }
         let report = reconcile::apply(&self.nl, &state.routes, &state.rules).await?;
         if self.clamp.as_ref() != Some(&state.clamp) {

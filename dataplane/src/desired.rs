@@ -100,6 +100,9 @@ pub struct DesiredState {
     pub clamp: Option<ClampSpec>,
     /// Tunnel endpoints for the userspace relay (tun backend).
     pub peers: PeerTable,
+    /// Outer source of seg6 encapsulation (the namespace's `ip sr tunsrc`); `None`
+    /// resets it to `::`.
+    pub tunsrc: Option<Ipv6Addr>,
 }
 
 /// Interface indexes the routes refer to.
@@ -192,6 +195,12 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn tunsrc(&mut self, local: Ipv6Addr) {
+        if self.backend == Backend::Seg6 {
+            self.state.tunsrc = Some(local);
+        }
+    }
+
     fn push_route(&mut self, route: RouteSpec) {
         let key = route.key();
         if let Some(existing) = self.state.routes.iter().find(|r| r.key() == key) {
@@ -233,6 +242,7 @@ pub fn mr_state(
         b.tunnel_route(IpNet::V6(Ipv6Net::default()), Some(src), None, reg.ha);
     }
     b.decap(reg.coa, reg.ha);
+    b.tunsrc(reg.coa);
     b.clamp(
         reg.mnp4.iter().map(|p| p.trunc()).collect(),
         reg.mnp6.iter().map(|p| p.trunc()).collect(),
@@ -278,6 +288,7 @@ pub fn ha_state(
     b.clamp(clamp4, clamp6);
     if !bindings.is_empty() {
         b.state.peers = peers;
+        b.tunsrc(cfg.ha_addr);
     }
     b.state
 }
@@ -351,6 +362,7 @@ mod tests {
         assert_eq!(s.rules.len(), 3);
         let clamp = s.clamp.unwrap();
         assert_eq!((clamp.mss4, clamp.mss6), (1420, 1400));
+        assert_eq!(s.tunsrc, Some("2001:db8:200::5".parse().unwrap()));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error("generic netlink (seg6 tunsrc): {0}")]
+    Genetlink(String),
     #[error("raw socket: {0}")]
     RawSocket(#[source] io::Error),
 }

@@ -17,6 +17,7 @@ mod model;
 mod mss_clamp;
 mod netlink;
 mod reconcile;
+mod seg6_tunsrc;
 mod sysctl;
 mod tun;
 

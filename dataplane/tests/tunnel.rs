@@ -36,6 +36,11 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
     );
     match dev {
         Some(dev) => {
+            let link = t.mr.ip(&["link", "show", dev])?;
+            ensure!(
+                link.contains("mtu 1460"),
+                "TUN MTU must be path MTU - 40: {link}"
+            );
             for out in [&mr4, &mr6, &ha4, &ha6] {
                 ensure!(
                     out.lines().all(|l| l.contains(&format!("dev {dev}"))),
@@ -376,4 +381,131 @@ fn seg6_teardown_restores_everything() -> Result<()> {
 #[test]
 fn tun_teardown_restores_everything() -> Result<()> {
     teardown_restores(Backend::Tun)
+}
+
+/// What crosses the access network is plain RFC 2473: outer IPv6 from the CoA to the HA
+/// with next header 4 or 41 and no routing header, in both directions.
+fn wire_format_is_rfc2473(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    ping(&t.a, &[B4])?;
+    let mut cmd = t.r.command("timeout");
+    cmd.args([
+        "4",
+        "tcpdump",
+        "-n",
+        "-l",
+        "-i",
+        "rmr",
+        "ip6 and (ip6[6] == 4 or ip6[6] == 41 or ip6[6] == 43)",
+    ]);
+    let mut dump = integration::BackgroundProcess::spawn(cmd, "tcpdump")?;
+    let lines = dump.lines()?;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    ping(&t.a, &[B4])?;
+    ping(&t.a, &[B6])?;
+    let deadline = std::time::Duration::from_secs(4);
+    let up4 = lines.wait_for(deadline, |l| {
+        l.contains(&format!("IP6 {COA1} > {HA}: IP {A4} > {B4}"))
+    })?;
+    let down4 = lines.wait_for(deadline, |l| {
+        l.contains(&format!("IP6 {HA} > {COA1}: IP {B4} > {A4}"))
+    })?;
+    let up6 = lines.wait_for(deadline, |l| {
+        l.contains(&format!("IP6 {COA1} > {HA}: IP6 {A6} > {B6}"))
+    })?;
+    let rest = lines.drain();
+    for l in [&up4, &down4, &up6].into_iter().chain(&rest) {
+        ensure!(
+            !l.contains("srcrt") && !l.contains("RT6"),
+            "routing header on the wire: {l}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn seg6_wire_format_is_rfc2473() -> Result<()> {
+    wire_format_is_rfc2473(Backend::Seg6)
+}
+
+#[test]
+fn tun_wire_format_is_rfc2473() -> Result<()> {
+    wire_format_is_rfc2473(Backend::Tun)
+}
+
+#[test]
+fn probe_prefers_seg6_and_honours_a_forced_backend() -> Result<()> {
+    let ns = integration::Netns::new("dpp")?;
+    let node = Node::spawn(&ns)?;
+    let (auto, tun) = node.run(|rt, _| {
+        rt.block_on(async {
+            (
+                dataplane::probe(None).await.ok(),
+                dataplane::probe(Some(Backend::Tun)).await.ok(),
+            )
+        })
+    })?;
+    ensure!(
+        auto == Some(Backend::Seg6),
+        "probe on a seg6 kernel chose {auto:?}"
+    );
+    ensure!(tun == Some(Backend::Tun), "forced tun: {tun:?}");
+    let leftovers = ns.ip(&["-6", "route", "show", "table", "all", "proto", "168"])?;
+    ensure!(leftovers.is_empty(), "probe left routes: {leftovers}");
+    Ok(())
+}
+
+/// The HA's binding set: adding a second MR leaves the first alone, removing it takes
+/// exactly its routes and its decapsulation away.
+fn ha_binding_set_changes(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    let only_first = our_state(&t.ha)?;
+    let second = dataplane::HaBinding {
+        hoa: "2001:db8:280::9".parse()?,
+        coa: "2001:db8:300::9".parse()?,
+        mnp6: vec!["2001:db8:299::/64".parse()?],
+        mnp4: vec!["10.9.0.0/24".parse()?],
+    };
+    let report = t
+        .ha_node
+        .apply_ha(vec![Topology::binding(COA1), second.clone()])?;
+    ensure!(
+        report.routes_replaced >= 3 && report.routes_deleted == 0,
+        "{report:?}"
+    );
+    let both = our_state(&t.ha)?;
+    ensure!(
+        both.contains("10.9.0.0/24") && both.contains("2001:db8:299::/64"),
+        "{both}"
+    );
+    ping(&t.a, &[B4])?;
+    let report = t.ha_node.apply_ha(vec![Topology::binding(COA1)])?;
+    ensure!(
+        report.routes_replaced == 0 && report.routes_deleted >= 3,
+        "{report:?}"
+    );
+    ensure!(
+        our_state(&t.ha)? == only_first,
+        "not back to the first binding:\n{}",
+        our_state(&t.ha)?
+    );
+    let nft = t.ha.run(&["nft", "list", "table", "inet", NFT_TABLE])?;
+    ensure!(
+        !nft.contains("10.9.0.0"),
+        "clamp still covers the removed MR: {nft}"
+    );
+    ping(&t.a, &[B4])?;
+    Ok(())
+}
+
+#[test]
+fn seg6_ha_binding_set_changes() -> Result<()> {
+    ha_binding_set_changes(Backend::Seg6)
+}
+
+#[test]
+fn tun_ha_binding_set_changes() -> Result<()> {
+    ha_binding_set_changes(Backend::Tun)
 }

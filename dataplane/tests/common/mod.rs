@@ -19,6 +19,7 @@ pub const COA1: &str = "2001:db8:200::5";
 pub const COA2: &str = "2001:db8:201::5";
 pub const HA: &str = "2001:db8:280::1";
 pub const HOA: &str = "2001:db8:280::beef";
+pub const DISTRACTOR: &str = "2001:db8:2ff::5";
 pub const X6: &str = "2001:db8:300::2";
 pub const NFT_TABLE: &str = "nemodp";
 
@@ -182,12 +183,16 @@ impl Topology {
         mr.ip(&["addr", "add", "10.0.0.1/24", "dev", "in0"])?;
         addr6(&mr, "in0", "2001:db8:281::1/64")?;
         addr6(&mr, "up0", &format!("{COA1}/64"))?;
+        // A second uplink address that source address selection prefers for the HA
+        // (longer common prefix): the outer source must still be the registered CoA.
+        addr6(&mr, "up0", &format!("{DISTRACTOR}/64"))?;
         addr6(&mr, "lo", &format!("{HOA}/128"))?;
         mr.ip(&["-6", "route", "add", "default", "via", "2001:db8:200::1"])?;
         // Router: IPv6 only.
         r.sysctl("net.ipv6.conf.all.forwarding=1")?;
         addr6(&r, "rmr", "2001:db8:200::1/64")?;
         addr6(&r, "rmr", "2001:db8:201::1/64")?;
+        addr6(&r, "rmr", "2001:db8:2ff::1/64")?;
         addr6(&r, "rha", "2001:db8:280::2/64")?;
         addr6(&r, "rx", "2001:db8:300::1/64")?;
         r.ip(&["-6", "route", "add", "2001:db8:290::/64", "via", HA])?;
