@@ -2,6 +2,7 @@
 
 mod cli;
 mod owner;
+mod plane;
 
 use std::process::ExitCode;
 

@@ -2,11 +2,11 @@
 //! effective settings and handles signals; the tunnel and route installation plugs in here.
 
 use shisa_config::Config;
-use shisa_daemon::{Daemon, Event, Reload};
+use shisa_daemon::Daemon;
 
 use crate::cli::{Args, Role};
 
-fn log_settings(config: &Config, args: &Args) {
+pub fn log_settings(config: &Config, args: &Args) {
     let s = config.settings_for(&args.ifname);
     let role = match args.role() {
         Role::HomeAgent => "home agent",
@@ -46,18 +46,7 @@ fn log_settings(config: &Config, args: &Args) {
     shisa_daemon::log_config_notes(config);
 }
 
-pub async fn run(mut daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
+pub async fn run(daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
     log_settings(daemon.config(), &args);
-    loop {
-        match daemon.next_event().await {
-            Event::Stop { .. } => return Ok(()),
-            Event::Reload => {
-                if let Reload::Applied(changes) = daemon.reload() {
-                    if !changes.is_empty() {
-                        log_settings(daemon.config(), &args);
-                    }
-                }
-            }
-        }
-    }
+    crate::plane::run(daemon, args).await
 }

@@ -96,7 +96,7 @@ fn home_agent_role_starts_logs_and_reloads() {
 fn mobile_router_role_with_multiple_coa() {
     let s = Scratch::new(
         "nemonetd",
-        Some("interface mip0 {\n  ipv4-mnp-address 10.0.0.1;\n  prefixtable { 2001:240:1:280::beef 10.0.0.0/24 explicit; };\n};\n"),
+        Some("interface mip0 {\n  mobile-network-interface eth1;\n  ipv4-mnp-address 10.0.0.1;\n  prefixtable { 2001:240:1:280::beef 10.0.0.0/24 explicit; };\n};\n"),
     );
     let mut d = s.start(NEMONETD, true, &["-f", "-m", "-M", "mip0"]);
     d.wait_for_log("mobile router data plane on mip0: backend auto, dynamic tunnels, one tunnel per home address and binding id");

@@ -1,0 +1,331 @@
+//! nemonetd's owner loop: follows the registrations on the bus (BUL_ADD/BUL_REMOVE on an MR,
+//! BC_ADD/BC_REMOVE on an HA) and keeps the data plane equal to them. The data plane is
+//! reconciled to the full desired state every time, so start-up after a restart (a dump
+//! request), a CoA change and a removal are one code path.
+
+use crate::cli::{Args, Role};
+use anyhow::{bail, Context, Result};
+use dataplane::{
+    Backend, DataPlane, HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings,
+};
+use mobsock::{Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent};
+use shisa_config::{Config, DataPlane as DataPlaneSetting};
+use shisa_daemon::{Daemon, Event, Reload, StopMode};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// What this node's data plane must carry.
+enum Desired {
+    Mr(Option<MrRegistration>),
+    Ha(BTreeMap<Ipv6Addr, HaBinding>),
+}
+
+struct Plane {
+    role: Role,
+    ifname: String,
+    backend: Backend,
+    /// MR: the mobile network side, from the configuration.
+    inside: Option<(String, Ipv4Addr)>,
+    /// The running data plane; on an MR it is rebuilt when the CoA moves to another uplink.
+    dp: Option<(String, DataPlane)>,
+    desired: Desired,
+}
+
+pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
+    let config = daemon.config();
+    let s = config.settings_for(&args.ifname);
+    let forced = match s.data_plane_or_default() {
+        DataPlaneSetting::Seg6 => Some(Backend::Seg6),
+        DataPlaneSetting::Tun => Some(Backend::Tun),
+        DataPlaneSetting::Auto => None,
+    };
+    let backend = dataplane::probe(forced)
+        .await
+        .context("choose the data-plane backend")?;
+    tracing::info!(
+        "backend {backend} ({})",
+        if forced.is_some() {
+            "forced by data-plane"
+        } else {
+            "probed"
+        }
+    );
+    let role = args.role();
+    let inside = match role {
+        Role::MobileRouter => Some(mobile_network(config, &args.ifname)?),
+        Role::HomeAgent => None,
+    };
+    let mut bus = Bus::join(&daemon.bus_dir, "nemonetd", BusOptions::default())
+        .await
+        .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
+    let mut plane = Plane {
+        role,
+        ifname: args.ifname.clone(),
+        backend,
+        inside,
+        dp: None,
+        desired: match role {
+            Role::MobileRouter => Desired::Mr(None),
+            Role::HomeAgent => Desired::Ha(BTreeMap::new()),
+        },
+    };
+    plane.resync(&mut bus).await;
+    loop {
+        tokio::select! {
+            ev = daemon.next_event() => match ev {
+                Event::Stop { mode, .. } => {
+                    plane.stop(mode).await;
+                    let _ = bus.flush(std::time::Duration::from_millis(200)).await;
+                    return Ok(());
+                }
+                Event::Reload => {
+                    if let Reload::Applied(changes) = daemon.reload() {
+                        if !changes.is_empty() {
+                            crate::owner::log_settings(daemon.config(), &args);
+                            tracing::info!("a data-plane or interface change takes effect at the next start");
+                        }
+                    }
+                }
+            },
+            ev = bus.recv() => match ev {
+                Ok(BusEvent::Message(env)) => {
+                    if plane.learn(env.body) {
+                        plane.apply().await;
+                    }
+                }
+                Ok(BusEvent::Gap { sender, expected, got }) => {
+                    tracing::warn!("lost bus messages {expected}..{got} from {sender}: resynchronising");
+                    plane.resync(&mut bus).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("bus: {e}"),
+            },
+        }
+    }
+}
+
+/// MR: the mobile network interface and the router's own IPv4 address on it.
+fn mobile_network(config: &Config, ifname: &str) -> Result<(String, Ipv4Addr)> {
+    let s = config.settings_for(ifname);
+    let Some(inside) = s.mobile_network_interface.clone() else {
+        bail!("{}: nemonetd -m needs mobile-network-interface IFNAME; in the {ifname} block or at top level", config.file);
+    };
+    let v4 = match s.ipv4_mnp_address {
+        Some(a) => a,
+        None => first_ipv4(&inside).unwrap_or(Ipv4Addr::UNSPECIFIED),
+    };
+    if v4.is_unspecified() && config.prefix_entries().any(|e| e.prefix.addr().is_ipv4()) {
+        tracing::warn!(
+            "no ipv4-mnp-address and no IPv4 address on {inside}: the router's own IPv4 \
+             traffic will not use the tunnel"
+        );
+    }
+    Ok((inside, v4))
+}
+
+fn first_ipv4(ifname: &str) -> Option<Ipv4Addr> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
+        (a.interface_name == ifname)
+            .then(|| a.address.and_then(|s| s.as_sockaddr_in().map(|s| s.ip())))
+            .flatten()
+    })
+}
+
+/// The interface holding `addr`, and the global IPv6 address of `ifname`.
+fn interface_of(addr: Ipv6Addr) -> Option<String> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
+        let ip = a
+            .address
+            .and_then(|s| s.as_sockaddr_in6().map(|s| s.ip()))?;
+        (ip == addr).then_some(a.interface_name)
+    })
+}
+
+fn global_ipv6(ifname: &str) -> Option<Ipv6Addr> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
+        let ip = a
+            .address
+            .and_then(|s| s.as_sockaddr_in6().map(|s| s.ip()))?;
+        (a.interface_name == ifname && !ip.is_unicast_link_local() && !ip.is_loopback())
+            .then_some(ip)
+    })
+}
+
+impl Plane {
+    /// Takes in a bus message; true when the desired state changed.
+    fn learn(&mut self, body: Body) -> bool {
+        match (&mut self.desired, body) {
+            (Desired::Mr(reg), Body::BulAdd(e)) => {
+                tracing::info!("registration via {} with {}", e.coa, e.ha);
+                *reg = Some(MrRegistration {
+                    hoa: e.hoa,
+                    coa: e.coa,
+                    ha: e.ha,
+                    mnp6: e.mnp6,
+                    mnp4: e.mnp4,
+                });
+                true
+            }
+            (Desired::Mr(reg), Body::BulRemove(r)) => {
+                tracing::info!("registration of {} ended ({})", r.hoa, r.reason.as_str());
+                reg.take().is_some()
+            }
+            (Desired::Mr(reg), Body::BulFlush) => reg.take().is_some(),
+            (Desired::Ha(map), Body::BcAdd(e)) => {
+                let b = HaBinding {
+                    hoa: e.hoa,
+                    coa: e.coa,
+                    mnp6: e.mnp6,
+                    mnp4: e.mnp4,
+                };
+                map.insert(b.hoa, b.clone()) != Some(b)
+            }
+            (Desired::Ha(map), Body::BcRemove(r)) => map.remove(&r.hoa).is_some(),
+            (Desired::Ha(map), Body::BcFlush) => {
+                let had = !map.is_empty();
+                map.clear();
+                had
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks the owner of the state (mrd or had) for a dump and reconciles to it. Without an
+    /// answer the kernel is left as it is: the owner is restarting and will announce.
+    async fn resync(&mut self, bus: &mut BusMember) {
+        let what = match self.role {
+            Role::MobileRouter => DumpWhat::Bul,
+            Role::HomeAgent => DumpWhat::Bc,
+        };
+        let dump = match bus.request_dump(what).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("dump request: {e}");
+                return;
+            }
+        };
+        if dump.replies.is_empty() {
+            tracing::info!(
+                "no {} answered the dump: keeping what is installed until it announces",
+                if self.role == Role::MobileRouter {
+                    "mrd"
+                } else {
+                    "had"
+                }
+            );
+            return;
+        }
+        match &mut self.desired {
+            Desired::Mr(reg) => {
+                *reg = dump.bul().into_iter().next().map(|e| MrRegistration {
+                    hoa: e.hoa,
+                    coa: e.coa,
+                    ha: e.ha,
+                    mnp6: e.mnp6,
+                    mnp4: e.mnp4,
+                })
+            }
+            Desired::Ha(map) => {
+                *map = dump
+                    .bc()
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            e.hoa,
+                            HaBinding {
+                                hoa: e.hoa,
+                                coa: e.coa,
+                                mnp6: e.mnp6,
+                                mnp4: e.mnp4,
+                            },
+                        )
+                    })
+                    .collect()
+            }
+        }
+        self.apply().await;
+    }
+
+    /// The interface the data plane sends from: on an MR the uplink holding the CoA (it
+    /// moves between uplinks in a two-ISP office), on an HA the home interface.
+    fn egress(&self) -> Option<String> {
+        match &self.desired {
+            Desired::Mr(Some(reg)) => interface_of(reg.coa),
+            Desired::Mr(None) => self.dp.as_ref().map(|(i, _)| i.clone()),
+            Desired::Ha(_) => Some(self.ifname.clone()),
+        }
+    }
+
+    async fn data_plane(&mut self, egress: &str) -> Result<&mut DataPlane> {
+        if self.dp.as_ref().is_none_or(|(i, _)| i != egress) {
+            // A new uplink: the new data plane reconciles away the old one's routes.
+            self.dp = None;
+            let tunnel = TunnelSettings::default();
+            let role = match (&self.role, &self.inside) {
+                (Role::MobileRouter, Some((inside, v4))) => dataplane::Role::Mr(MrConfig {
+                    uplink: egress.to_string(),
+                    inside: inside.clone(),
+                    inside_ipv4: *v4,
+                    tunnel,
+                }),
+                _ => dataplane::Role::Ha(HaConfig {
+                    ha_addr: global_ipv6(egress)
+                        .with_context(|| format!("{egress} has no global IPv6 address"))?,
+                    home_if: egress.to_string(),
+                    tunnel,
+                }),
+            };
+            let dp = DataPlane::new(role, self.backend).await?;
+            self.dp = Some((egress.to_string(), dp));
+        }
+        Ok(&mut self.dp.as_mut().expect("just set").1)
+    }
+
+    async fn apply(&mut self) {
+        let Some(egress) = self.egress() else {
+            if matches!(self.desired, Desired::Mr(Some(_))) {
+                tracing::error!(
+                    "the care-of address is on no interface here: cannot build the tunnel"
+                );
+            }
+            return;
+        };
+        let result = async {
+            let desired = match &self.desired {
+                Desired::Mr(r) => DesiredRef::Mr(r.clone()),
+                Desired::Ha(m) => DesiredRef::Ha(m.values().cloned().collect()),
+            };
+            let dp = self.data_plane(&egress).await?;
+            let report = match desired {
+                DesiredRef::Mr(r) => dp.apply_mr(r.as_ref()).await?,
+                DesiredRef::Ha(b) => dp.apply_ha(&b).await?,
+            };
+            anyhow::Ok(report)
+        }
+        .await;
+        match result {
+            Ok(report) if report.changed() => tracing::info!("data plane: {report:?}"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("data plane: {e:#}"),
+        }
+    }
+
+    async fn stop(&mut self, mode: StopMode) {
+        let Some((_, dp)) = self.dp.take() else {
+            return;
+        };
+        match mode {
+            StopMode::KeepState => tracing::info!("leaving tunnels and routes in place"),
+            StopMode::TearDown => {
+                if let Err(e) = dp.teardown().await {
+                    tracing::error!("removing the data plane: {e}");
+                }
+            }
+        }
+    }
+}
+
+enum DesiredRef {
+    Mr(Option<MrRegistration>),
+    Ha(Vec<HaBinding>),
+}
