@@ -13,6 +13,11 @@ pub struct Radvd {
 
 impl Radvd {
     pub fn start(ns: &Netns, interfaces: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(ns, interfaces, "")
+    }
+
+    /// [`Self::start`] with extra radvd interface statements (e.g. `AdvDefaultLifetime 2;`).
+    pub fn start_with(ns: &Netns, interfaces: &[(&str, &str)], extra: &str) -> Result<Self> {
         ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
         let dir = std::env::temp_dir().join(format!("radvd-{}", crate::unique_name("r")));
         std::fs::create_dir_all(&dir)?;
@@ -21,7 +26,7 @@ impl Radvd {
             conf.push_str(&format!(
                 "interface {ifname} {{\n AdvSendAdvert on;\n AdvIntervalOpt on;\n \
                  MinRtrAdvInterval 0.03;\n MaxRtrAdvInterval 0.07;\n MinDelayBetweenRAs 0.03;\n \
-                 prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+                 {extra}\n prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
             ));
         }
         let conf_path = dir.join("radvd.conf");

@@ -5,20 +5,30 @@
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
+use ipnet::Ipv6Net;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::Handle;
+use rtnetlink::RouteMessageBuilder;
 use std::net::{IpAddr, Ipv6Addr};
+
+/// RT_TABLE_MAIN.
+const MAIN_TABLE: u8 = 254;
 
 pub struct HomeAddress {
     handle: Handle,
     hoa: Ipv6Addr,
     prefix_len: u8,
+    home_prefix: Ipv6Net,
     lo: u32,
 }
 
 impl HomeAddress {
     pub fn new(hoa: Ipv6Addr, prefix_len: u8) -> Result<Self> {
+        let home_prefix = Ipv6Net::new(hoa, prefix_len)
+            .context("home prefix length")?
+            .trunc();
         let (connection, handle, _) = rtnetlink::new_connection().context("netlink socket")?;
         tokio::spawn(connection);
         let lo = nix::net::if_::if_nametoindex("lo").context("loopback interface")?;
@@ -26,6 +36,7 @@ impl HomeAddress {
             handle,
             hoa,
             prefix_len,
+            home_prefix,
             lo,
         })
     }
@@ -36,10 +47,70 @@ impl HomeAddress {
         self.add(ifindex, self.prefix_len).await
     }
 
-    /// On a foreign link.
+    /// On a foreign link. Also forgets what the home link taught the uplinks (SLAAC addresses
+    /// in the home prefix, the on-link home prefix route from its Router Advertisements):
+    /// Linux keeps both across a carrier loss, and either would make the home agent look
+    /// like a neighbour on the foreign link.
     pub async fn away(&self) -> Result<()> {
         self.remove_except(Some(self.lo)).await?;
+        self.forget_home_link().await?;
         self.add(self.lo, 128).await
+    }
+
+    async fn forget_home_link(&self) -> Result<()> {
+        let addrs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .context("list addresses")?;
+        for msg in addrs {
+            let in_home = msg.attributes.iter().any(|a| {
+                matches!(a, AddressAttribute::Address(IpAddr::V6(ip)) if self.home_prefix.contains(ip))
+            });
+            if in_home && msg.header.index != self.lo {
+                tracing::info!(
+                    "removing home-link address from interface {}",
+                    msg.header.index
+                );
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .context("remove home-link address")?;
+            }
+        }
+        let routes: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv6Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .context("list IPv6 routes")?;
+        for r in routes {
+            let to_home = r.header.table == MAIN_TABLE
+                && r.header.destination_prefix_length == self.home_prefix.prefix_len()
+                && r.attributes.iter().any(|a| {
+                    matches!(a, RouteAttribute::Destination(RouteAddress::Inet6(d)) if *d == self.home_prefix.network())
+                });
+            if to_home {
+                tracing::info!(
+                    "removing the on-link route to the home prefix {}",
+                    self.home_prefix
+                );
+                self.handle
+                    .route()
+                    .del(r)
+                    .execute()
+                    .await
+                    .context("remove home prefix route")?;
+            }
+        }
+        Ok(())
     }
 
     /// Withdraws the home address from every interface but `keep`.
