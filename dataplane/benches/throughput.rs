@@ -69,6 +69,13 @@ fn main() -> Result<()> {
         t.register(backend, COA1)?;
         ping(&t.a, &[B4])?;
         results.push((backend, measure(&t, &backend.to_string())?));
+        if let Some(stats) = t.mr_node.relay_stats()? {
+            println!("  MR relay: {stats:?}");
+            println!(
+                "  HA relay: {:?}",
+                t.ha_node.relay_stats()?.unwrap_or_default()
+            );
+        }
         t.mr_node.teardown()?;
         t.ha_node.teardown()?;
     }

@@ -24,24 +24,30 @@ const BUF_LEN: usize = 65_536;
 /// Packet counters of the relay.
 #[derive(Debug, Default)]
 struct Counters {
+    tun_reads: AtomicU64,
     encapsulated: AtomicU64,
     no_peer: AtomicU64,
     send_errors: AtomicU64,
     decapsulated: AtomicU64,
+    tun_writes: AtomicU64,
     rejected: AtomicU64,
 }
 
 /// A snapshot of the relay's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayStats {
-    /// Packets read from the TUN device and sent to a peer.
+    /// Reads from the TUN device (one may carry a TCP super-packet of many segments).
+    pub tun_reads: u64,
+    /// Packets sent to a peer.
     pub encapsulated: u64,
     /// Packets read from the TUN device with no registered peer (dropped).
     pub no_peer: u64,
     /// Encapsulated packets the raw socket refused.
     pub send_errors: u64,
-    /// Packets from a registered peer written to the TUN device.
+    /// Packets from a registered peer, decapsulated.
     pub decapsulated: u64,
+    /// Writes to the TUN device (coalesced segments count once).
+    pub tun_writes: u64,
     /// Encapsulated packets from an unregistered source or to another address (dropped).
     pub rejected: u64,
 }
@@ -85,6 +91,13 @@ fn set_int_opt(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(Error::RawSocket)
 }
 
 fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -169,9 +182,9 @@ impl TunRelay {
                 counters.clone(),
                 stop.clone(),
             );
-            threads.push(std::thread::spawn(move || {
+            threads.push(spawn_named("nemo-encap", move || {
                 encap_loop(&device, &send, &peers, &counters, stop.as_raw_fd())
-            }));
+            })?);
         }
         {
             let (device, peers, counters, stop) = (
@@ -180,9 +193,9 @@ impl TunRelay {
                 counters.clone(),
                 stop.clone(),
             );
-            threads.push(std::thread::spawn(move || {
+            threads.push(spawn_named("nemo-decap", move || {
                 decap_loop(&device, &receivers, &peers, &counters, stop.as_raw_fd())
-            }));
+            })?);
         }
         tracing::info!(device = tun_name, "userspace tunnel relay started");
         Ok(Self {
@@ -208,10 +221,12 @@ impl TunRelay {
     pub fn stats(&self) -> RelayStats {
         let c = &self.counters;
         RelayStats {
+            tun_reads: c.tun_reads.load(Ordering::Relaxed),
             encapsulated: c.encapsulated.load(Ordering::Relaxed),
             no_peer: c.no_peer.load(Ordering::Relaxed),
             send_errors: c.send_errors.load(Ordering::Relaxed),
             decapsulated: c.decapsulated.load(Ordering::Relaxed),
+            tun_writes: c.tun_writes.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
         }
     }
@@ -267,6 +282,7 @@ fn encap_loop(
             tracing::warn!(error = %e, "reading the TUN device failed; relay stops");
             return;
         }
+        counters.tun_reads.fetch_add(1, Ordering::Relaxed);
         let Some(hdr) = VnetHdr::parse(&buf[..n as usize]) else {
             continue;
         };
@@ -548,7 +564,7 @@ fn decap_loop(
     let fds: Vec<RawFd> = receivers.iter().map(|(s, _)| s.as_raw_fd()).collect();
     let mut emit = |hdr: &VnetHdr, p: &[u8]| {
         if write_tun(device.fd(), hdr, p) {
-            counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+            counters.tun_writes.fetch_add(1, Ordering::Relaxed);
         } else {
             counters.send_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -572,16 +588,23 @@ fn decap_loop(
                         && payload_matches(*proto, payload)
                 });
                 match accepted {
-                    Some((payload, _, _)) => coalescer.push(payload, &mut emit),
+                    Some((payload, _, _)) => {
+                        counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+                        coalescer.push(payload, &mut emit)
+                    }
                     None => {
                         counters.rejected.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
-            coalescer.flush(&mut emit);
         }
-        if idle && !wait_readable(&fds, stop) {
-            return;
+        // A run may continue in the next batch; it is written out once the sockets are
+        // drained, before sleeping.
+        if idle {
+            coalescer.flush(&mut emit);
+            if !wait_readable(&fds, stop) {
+                return;
+            }
         }
     }
 }
