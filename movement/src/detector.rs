@@ -98,6 +98,7 @@ mod tests {
             admin_up: true,
             carrier,
             loopback: false,
+            carrier_down_count: None,
         })
     }
 

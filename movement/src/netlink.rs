@@ -46,6 +46,10 @@ pub fn link_info(m: &LinkMessage) -> LinkInfo {
             _ => None,
         })
         .unwrap_or_else(|| format!("if{}", m.header.index));
+    let carrier_down_count = m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::CarrierDownCount(n) => Some(*n),
+        _ => None,
+    });
     let flags = m.header.flags;
     LinkInfo {
         index: m.header.index,
@@ -55,6 +59,7 @@ pub fn link_info(m: &LinkMessage) -> LinkInfo {
         // has processed the change, and only then does IPv6 start on the link.
         carrier: flags.contains(LinkFlags::LowerUp) && flags.contains(LinkFlags::Running),
         loopback: flags.contains(LinkFlags::Loopback),
+        carrier_down_count,
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Interface {
     /// Carrier present and operationally up (`IFF_LOWER_UP` and `IFF_RUNNING`).
     pub carrier: bool,
     pub loopback: bool,
+    /// Last `IFLA_CARRIER_DOWN_COUNT` seen.
+    pub carrier_down_count: Option<u32>,
     /// In the order they became known (stable: a new address never reorders older ones).
     pub addresses: Vec<Address>,
 }
@@ -113,6 +115,7 @@ impl Interface {
             admin_up: true,
             carrier: true,
             loopback: false,
+            carrier_down_count: None,
             addresses: Vec::new(),
         }
     }
@@ -139,6 +142,9 @@ pub struct LinkInfo {
     pub admin_up: bool,
     pub carrier: bool,
     pub loopback: bool,
+    /// `IFLA_CARRIER_DOWN_COUNT`: counts every carrier loss, also those the kernel's link
+    /// watch folds into one notification when carrier returns quickly (a fast L2 move).
+    pub carrier_down_count: Option<u32>,
 }
 
 /// One change to the snapshot.
@@ -224,6 +230,7 @@ impl LinkState {
             iface.admin_up = info.admin_up;
             iface.carrier = info.carrier;
             iface.loopback = info.loopback;
+            iface.carrier_down_count = info.carrier_down_count;
             self.interfaces.insert(info.index, iface);
         }
         // Known addresses first, in their old order, then new ones in dump order.
@@ -252,6 +259,10 @@ impl LinkState {
             .entry(info.index)
             .or_insert_with(|| Interface::new(info.index, &info.name));
         let was_running = iface.is_running();
+        let lost_carrier_unseen = matches!(
+            (iface.carrier_down_count, info.carrier_down_count),
+            (Some(old), Some(new)) if new != old
+        );
         let before = (
             iface.name.clone(),
             iface.admin_up,
@@ -262,7 +273,10 @@ impl LinkState {
         iface.admin_up = info.admin_up;
         iface.carrier = info.carrier;
         iface.loopback = info.loopback;
-        if was_running && !iface.is_running() {
+        if info.carrier_down_count.is_some() {
+            iface.carrier_down_count = info.carrier_down_count;
+        }
+        if (was_running && !iface.is_running()) || lost_carrier_unseen {
             // The next attachment may be another link: what SLAAC learned here must be
             // confirmed again by a Router Advertisement there.
             for a in iface.addresses.iter_mut() {
@@ -277,7 +291,7 @@ impl LinkState {
             iface.carrier,
             iface.loopback,
         );
-        before != after
+        before != after || lost_carrier_unseen
     }
 
     fn apply_address(&mut self, index: u32, address: Address) -> bool {
@@ -323,6 +337,7 @@ mod tests {
             admin_up: true,
             carrier,
             loopback: false,
+            carrier_down_count: None,
         })
     }
 
@@ -367,6 +382,31 @@ mod tests {
             prefix: "2001:db8:200::/64".parse().unwrap(),
         }));
         assert!(!s.interface(2).unwrap().addresses[0].stale);
+    }
+
+    #[test]
+    fn carrier_loss_hidden_by_link_watch_is_seen_in_the_down_count() {
+        let counted = |down: u32| {
+            LinkEvent::Link(LinkInfo {
+                index: 2,
+                name: "up0".into(),
+                admin_up: true,
+                carrier: true,
+                loopback: false,
+                carrier_down_count: Some(down),
+            })
+        };
+        let mut s = LinkState::new();
+        s.apply(counted(1));
+        s.apply(LinkEvent::Address {
+            index: 2,
+            address: slaac("2001:db8:200::1"),
+        });
+        assert!(!s.apply(counted(1)), "same count, nothing happened");
+        assert!(!s.interface(2).unwrap().addresses[0].stale);
+        // Carrier went down and up between two notifications.
+        assert!(s.apply(counted(2)));
+        assert!(s.interface(2).unwrap().addresses[0].stale);
     }
 
     #[test]
@@ -451,6 +491,7 @@ mod tests {
             admin_up: true,
             carrier: true,
             loopback: false,
+            carrier_down_count: None,
         }];
         // The kernel dumps newest first.
         let addrs = vec![(2, slaac("2001:db8:2::1")), (2, slaac("2001:db8:1::1"))];

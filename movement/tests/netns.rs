@@ -215,9 +215,15 @@ fn l2_move_between_foreign_links_gives_a_new_coa() -> Result<()> {
         watcher.wait_for(wait, "CoA on link A", foreign_in(FOREIGN_A, Some(index)))?;
     eprintln!("L2 move B -> A to CoA: {:?}", at - moved);
     ensure!(again.current == on_a.current, "{again:?}");
-    // Carrier drops during the move: announced as disconnected in between.
-    ensure!(again.previous == Some(Decision::Disconnected), "{again:?}");
-    ensure!(on_b.previous == Some(Decision::Disconnected), "{on_b:?}");
+    // Carrier drops during the move: announced as disconnected in between, unless the
+    // kernel's link watch folded the drop and the return into one notification.
+    for c in [&again, &on_b] {
+        ensure!(c.kind == ChangeKind::Moved, "{c:?}");
+    }
+    ensure!(
+        again.previous == Some(Decision::Disconnected) || again.previous == Some(on_b.current),
+        "{again:?}"
+    );
     Ok(())
 }
 
