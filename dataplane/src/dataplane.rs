@@ -51,6 +51,10 @@ impl DataPlane {
             Role::Ha(c) => (c.home_if.as_str(), None),
         };
         let egress = Netlink::ifindex(egress_name)?;
+        if let Role::Mr(c) = &role {
+            // Fail at start, not at the first registration, on a misspelt interface.
+            Netlink::ifindex(&c.inside)?;
+        }
         sysctl::enable_forwarding(keep_ra_on)?;
         let (relay, tun) = match backend {
             Backend::Seg6 => (None, None),

@@ -8,6 +8,26 @@
 //! routes and rules, keeps what matches, replaces what changed and deletes what is stale.
 //! Two backends: kernel `seg6` lightweight tunnels, or a userspace TUN relay
 //! (see [`Backend`] and [`probe`]).
+//!
+//! # Kernel state (all with `proto 168`)
+//!
+//! MR, registered (HoA, CoA, HA, MNPs), seg6 backend:
+//! ```text
+//! default encap seg6 mode encap.red segs 1 [ HA ] dev UPLINK src INSIDE_V4 mtu 1460
+//! default from MNP6 encap seg6 mode encap.red segs 1 [ HA ] dev UPLINK metric 1024 mtu 1460
+//! default from HOA encap seg6 mode encap.red segs 1 [ HA ] dev UPLINK metric 1024 mtu 1460
+//! table 16804: COA from HA encap seg6local action End.DX4 nh4 0.0.0.0 dev UPLINK
+//! table 16841: COA from HA encap seg6local action End.DX6 nh6 :: dev UPLINK
+//! ip -6 rule: 50: to COA ipproto ipencap lookup 16804; 50: to COA ipproto ipv6 lookup 16841
+//!             100: lookup local (moved from pref 0, restored on teardown)
+//! ip sr tunsrc: COA
+//! ```
+//! HA, per binding: `MNP4`, `MNP6` and `HOA/128` `encap seg6 ... segs [ COA ] dev HOME_IF
+//! mtu 1460`; `HA from COA` End.DX4/End.DX6 in tables 16804/16841; the same rules with
+//! `to HA`; `ip sr tunsrc` = HA. The tun backend installs the same main-table routes as
+//! plain routes `dev nemo0` (MTU 1460) and no rules: the relay checks the outer source.
+//! Both backends: nftables `table inet <nft_table>` clamping the TCP MSS of SYNs from or
+//! to the registered prefixes to tunnel MTU - 40 (IPv4) / - 60 (IPv6).
 
 mod backend;
 mod dataplane;

@@ -509,3 +509,47 @@ fn seg6_ha_binding_set_changes() -> Result<()> {
 fn tun_ha_binding_set_changes() -> Result<()> {
     ha_binding_set_changes(Backend::Tun)
 }
+
+/// The MR's signaling leaves natively while registered: a header-included raw packet
+/// (how mhsock sends BUs) from the home address and one from the CoA with a Home Address
+/// option both cross the access link unencapsulated.
+fn signaling_stays_native(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    let mut cmd = t.r.command("timeout");
+    cmd.args(["4", "tcpdump", "-n", "-l", "-i", "rmr", "ip6 and not icmp6"]);
+    let mut dump = integration::BackgroundProcess::spawn(cmd, "tcpdump")?;
+    let lines = dump.lines()?;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let script = format!(
+        "import socket\n\
+         from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, HAO, MIP6MH_BU\n\
+         s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)\n\
+         for p in [IPv6(src='{HOA}', dst='{HA}')/MIP6MH_BU(seq=1), \
+                   IPv6(src='{COA1}', dst='{HA}')/IPv6ExtHdrDestOpt(options=[HAO(hoa='{HOA}')])/MIP6MH_BU(seq=2)]:\n\
+         \ts.sendto(bytes(p), ('{HA}', 0))\n"
+    );
+    t.mr.run(&["/usr/bin/python3", "-c", &script])?;
+    let deadline = std::time::Duration::from_secs(4);
+    let from_hoa = lines.wait_for(deadline, |l| l.contains(&format!("{HOA} > {HA}")))?;
+    let from_coa = lines.wait_for(deadline, |l| l.contains(&format!("{COA1} > {HA}")))?;
+    eprintln!("{from_hoa}\n{from_coa}");
+    for l in [&from_hoa, &from_coa] {
+        ensure!(
+            l.contains("mobility") || l.contains("DSTOPT"),
+            "not a native MH packet: {l}"
+        );
+        ensure!(!l.contains(": IP6 "), "encapsulated: {l}");
+    }
+    Ok(())
+}
+
+#[test]
+fn seg6_signaling_stays_native() -> Result<()> {
+    signaling_stays_native(Backend::Seg6)
+}
+
+#[test]
+fn tun_signaling_stays_native() -> Result<()> {
+    signaling_stays_native(Backend::Tun)
+}
