@@ -68,10 +68,15 @@ impl MovementPolicy {
     }
 
     /// An address that shows this interface is on the home link: inside a home prefix with
-    /// an on-link prefix length (a /128 is the home address parked on some interface, which
-    /// says nothing about the link).
+    /// an on-link prefix length. Not the home address itself: mrd puts it on the uplink
+    /// because the MR is home, so after an L2 move it says nothing about the new link (and
+    /// a /128 is the home address parked on some interface).
     fn is_home_link_address(&self, a: &Address) -> bool {
-        a.is_global() && a.is_usable() && a.prefix_len < 128 && self.in_home_prefix(&a.addr)
+        a.is_global()
+            && a.is_usable()
+            && a.prefix_len < 128
+            && self.in_home_prefix(&a.addr)
+            && Some(a.addr) != self.home_address
     }
 
     fn is_care_of_address(&self, a: &Address) -> bool {

@@ -53,7 +53,9 @@ pub fn accept_ra_while_forwarding(ifname: &str) -> Result<(), UplinkError> {
 
 /// `optimistic_dad=1`, `use_optimistic=1` (RFC 4429): new addresses are usable while DAD
 /// runs. Linux only makes addresses optimistic while `net.ipv6.conf.all.forwarding` is 0,
-/// so on a forwarding MR this is a no-op until the kernel changes; set anyway (harmless).
+/// so with the classic `all.forwarding=1` this is a no-op (harmless). An MR that forwards
+/// with `all.forwarding=0` plus `force_forwarding=1` on its interfaces (Linux 6.17+) gets
+/// optimistic addresses: measured link-up to CoA 4 ms to 1.0 s instead of 1.0 to 2.0 s.
 pub fn enable_optimistic_dad(ifname: &str) -> Result<(), UplinkError> {
     set_ipv6_conf(ifname, "optimistic_dad", "1")?;
     set_ipv6_conf(ifname, "use_optimistic", "1")
