@@ -1,6 +1,7 @@
 //! `babymdd`: movement detection for the mobile router. See `babymdd --help`.
 
 mod cli;
+mod linkflush;
 mod owner;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //! care-of address, or DEREGHOME back on the home link. It announces again on SIGHUP and when
 //! another member (mrd at start) asks with MD_INFO SCAN.
 
+use crate::linkflush::LinkFlush;
 use anyhow::Context;
 use ipnet::Ipv6Net;
 use mobsock::{Body, Bus, BusOptions, Event as BusEvent, MdCommand, MdHint, MdInfo};
@@ -104,6 +105,7 @@ pub async fn run(mut daemon: Daemon<Option<Config>>, args: Args) -> anyhow::Resu
         },
     )
     .context("watch links and addresses (rtnetlink)")?;
+    let flush = LinkFlush::new()?;
     let bus = Bus::join(&daemon.bus_dir, "babymdd", BusOptions::default())
         .await
         .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
@@ -122,7 +124,16 @@ pub async fn run(mut daemon: Daemon<Option<Config>>, args: Args) -> anyhow::Resu
                 }
             },
             change = watcher.next() => match change {
-                Some(Ok(change)) => announce(&bus, &change),
+                Some(Ok(change)) => {
+                    if let Some(left) = link_left(&change) {
+                        match flush.forget_routers(left).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!("left the link on ifindex {left}: forgot {n} route(s) its routers advertised"),
+                            Err(e) => tracing::warn!("{e:#}"),
+                        }
+                    }
+                    announce(&bus, &change);
+                }
                 Some(Err(e)) => tracing::error!("movement detection: {e}"),
                 None => anyhow::bail!("the link watcher stopped"),
             },
@@ -138,6 +149,16 @@ pub async fn run(mut daemon: Daemon<Option<Config>>, args: Args) -> anyhow::Resu
             },
         }
     }
+}
+
+/// The uplink the MR was using before this change, if it is not using it any more.
+fn link_left(change: &movement::Change) -> Option<u32> {
+    let ifindex = |d: &Decision| match *d {
+        Decision::Home { ifindex } | Decision::Foreign { ifindex, .. } => Some(ifindex),
+        Decision::Disconnected => None,
+    };
+    let before = ifindex(change.previous.as_ref()?)?;
+    (ifindex(&change.current) != Some(before)).then_some(before)
 }
 
 fn announce(bus: &mobsock::BusMember, change: &movement::Change) {

@@ -6,6 +6,8 @@
 
 pub mod bins;
 pub mod capture;
+pub mod experiment;
+pub mod lab;
 pub mod monitor;
 pub mod netns;
 pub mod process;

@@ -1,0 +1,461 @@
+//! The paper's experiment on a [`Lab`]: register from a foreign link, run the paper's checks
+//! (and more), show the Fig. 7 routing tables, measure a handover between two foreign
+//! links under a continuous ping, and return home. Shared by `nemo-lab` and the CI test.
+
+use crate::lab::{self, Lab, Services, A4, A6, B4, B6, FOREIGN1, FOREIGN2, HOME, WAIT};
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Set by a Ctrl-C handler: the experiment stops at the next step and the lab is removed.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// One check of the experiment.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// A handover measured under a continuous ping (10 ms interval).
+#[derive(Debug, Clone, Copy)]
+pub struct Handover {
+    /// From the L2 move to babymdd's announcement of the new CoA (CoA usable).
+    pub to_coa: Duration,
+    /// From the announcement to the first reply through the new path.
+    pub to_traffic: Duration,
+    /// Echo requests that got no reply.
+    pub lost: u32,
+}
+
+impl Handover {
+    pub fn total(&self) -> Duration {
+        self.to_coa + self.to_traffic
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub mr_tables: String,
+    pub ha_tables: String,
+    pub registration: Option<Duration>,
+    pub handover: Option<Handover>,
+}
+
+impl Report {
+    pub fn failed(&self) -> Vec<&Check> {
+        self.checks.iter().filter(|c| !c.passed).collect()
+    }
+}
+
+fn interrupted() -> Result<()> {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        anyhow::bail!("interrupted");
+    }
+    Ok(())
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// The monitor's timestamp of a bus message, as Unix seconds.
+fn bus_time(v: &Value) -> Option<f64> {
+    let t = humantime::parse_rfc3339(v["time"].as_str()?).ok()?;
+    Some(unix(t))
+}
+
+fn coa_in(v: &Value, prefix: &str) -> bool {
+    let p = prefix.trim_end_matches("/64").trim_end_matches("::");
+    v["coa"].as_str().is_some_and(|c| c.starts_with(p))
+}
+
+fn check(report: &mut Report, out: &mut dyn Write, name: &str, passed: bool, detail: String) {
+    let _ = writeln!(out, "  [{}] {name}", if passed { " ok " } else { "FAIL" });
+    if !passed {
+        let _ = writeln!(
+            out,
+            "         {}",
+            detail.trim().replace('\n', "\n         ")
+        );
+    }
+    report.checks.push(Check {
+        name: name.into(),
+        passed,
+        detail,
+    });
+}
+
+fn run_check(
+    report: &mut Report,
+    out: &mut dyn Write,
+    name: &str,
+    ns: &crate::Netns,
+    args: &[&str],
+    expect: &str,
+) {
+    let (ok, output) = Lab::try_run(ns, args);
+    check(report, out, name, ok && output.contains(expect), output);
+}
+
+/// Waits until the MR's data plane routes IPv4 into the tunnel (nemonetd acted on BUL_ADD).
+fn wait_for_mr_routes(lab: &Lab) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        let v4 = lab.mr.ip(&["route", "show", "default"])?;
+        if v4.contains("src 10.0.0.1") {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            start.elapsed() < WAIT,
+            "no tunnel default route on the MR:\n{v4}\n{}",
+            lab.log("nemonetd-mr")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the whole experiment; `out` gets a human-readable account as it goes.
+pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
+    let mut report = Report::default();
+    writeln!(
+        out,
+        "== nemo-lab: dual-stack NEMO over IPv6-only access ({} backend)",
+        lab.backend
+    )?;
+    lab.start_daemons()?;
+    writeln!(
+        out,
+        "daemons: had, nemonetd -h on the HA; babymdd, mrd, nemonetd -m on the MR"
+    )?;
+    lab.mr_bus
+        .wait_for("MD_INFO", WAIT, |v| {
+            v["command"].as_str().is_some_and(|c| c.contains("home"))
+        })
+        .context("babymdd did not find the MR at home")?;
+    writeln!(out, "MR is on its home link (babymdd: DEREGHOME)")?;
+    let svc = Services::start(&lab.a, &lab.dir, 10 * 1024 * 1024)?;
+    interrupted()?;
+
+    // Home -> foreign link 1.
+    let t0 = SystemTime::now();
+    lab.move_mr(FOREIGN1.0)?;
+    writeln!(
+        out,
+        "moved the MR's uplink to the IPv6-only foreign link {}",
+        FOREIGN1.1
+    )?;
+    let bul = lab
+        .mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| coa_in(v, FOREIGN1.1))
+        .with_context(|| {
+            format!(
+                "no registration from {}:\n{}",
+                FOREIGN1.1,
+                lab.log("mrd-mr")
+            )
+        })?;
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| coa_in(v, FOREIGN1.1))?;
+    wait_for_mr_routes(lab)?;
+    let reg = Duration::from_secs_f64((unix(SystemTime::now()) - unix(t0)).max(0.0));
+    report.registration = Some(reg);
+    writeln!(
+        out,
+        "registered: CoA {} lifetime {}s, MNPs {} {} ({:.0} ms after the move)",
+        bul["coa"].as_str().unwrap_or("?"),
+        bul["lifetime"],
+        bul["mnp6"],
+        bul["mnp4"],
+        reg.as_secs_f64() * 1000.0
+    )?;
+    interrupted()?;
+
+    writeln!(
+        out,
+        "checks (node A {A4} {A6} behind the MR, node B {B4} {B6} on the Internet):"
+    )?;
+    run_check(
+        &mut report,
+        out,
+        "IPv4 ping A -> B",
+        &lab.a,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", B4],
+        " 0% packet loss",
+    );
+    run_check(
+        &mut report,
+        out,
+        "IPv4 ping B -> A",
+        &lab.b,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", A4],
+        " 0% packet loss",
+    );
+    let key = svc.key.display().to_string();
+    let ssh = |target: &str| -> Vec<String> {
+        [
+            "ssh",
+            "-i",
+            &key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("root@{target}"),
+            "ip -4 addr show dev eth0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let ssh4 = ssh(A4);
+    run_check(
+        &mut report,
+        out,
+        "SSH login B -> A over IPv4, running a command",
+        &lab.b,
+        &ssh4.iter().map(String::as_str).collect::<Vec<_>>(),
+        "inet 10.0.0.2/24",
+    );
+    for (family, url) in [
+        ("IPv4", format!("http://{A4}:8080/file.bin")),
+        ("IPv6", format!("http://[{A6}]:8080/file.bin")),
+    ] {
+        let dest = lab.dir.join(format!("download-{family}.bin"));
+        let (ok, output) = Lab::try_run(
+            &lab.b,
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "60",
+                "-o",
+                dest.to_str().unwrap_or_default(),
+                &url,
+            ],
+        );
+        let sum = std::process::Command::new("sha256sum")
+            .arg(&dest)
+            .output()
+            .ok();
+        let got = sum
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+        check(
+            &mut report,
+            out,
+            &format!("HTTP download of 10 MB from A to B over {family}, checksum compared"),
+            ok && got == svc.file_sha256,
+            format!(
+                "{output} got {size} bytes, sha256 {got}, want {}",
+                svc.file_sha256
+            ),
+        );
+    }
+    run_check(
+        &mut report,
+        out,
+        "IPv6 ping A -> B",
+        &lab.a,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", B6],
+        " 0% packet loss",
+    );
+    run_check(
+        &mut report,
+        out,
+        "IPv6 ping B -> A",
+        &lab.b,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", A6],
+        " 0% packet loss",
+    );
+    run_check(
+        &mut report,
+        out,
+        "the MR's own IPv4 ping to B (source 10.0.0.1)",
+        &lab.mr,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", B4],
+        " 0% packet loss",
+    );
+    interrupted()?;
+
+    report.mr_tables = Lab::routing_tables(&lab.mr)?;
+    report.ha_tables = Lab::routing_tables(&lab.ha)?;
+    writeln!(
+        out,
+        "routing table of the MR (cf. the paper's Fig. 7):\n{}",
+        indent(&report.mr_tables)
+    )?;
+    writeln!(
+        out,
+        "routing table of the HA (cf. the paper's Fig. 7):\n{}",
+        indent(&report.ha_tables)
+    )?;
+
+    // Handover foreign link 1 -> foreign link 2 under a continuous ping.
+    let handover = measure_handover(lab, FOREIGN2)?;
+    writeln!(
+        out,
+        "handover {} -> {}: {:.0} ms to a usable CoA + {:.0} ms to traffic through the new path = {:.0} ms, {} echo requests lost",
+        FOREIGN1.1,
+        FOREIGN2.1,
+        handover.to_coa.as_secs_f64() * 1000.0,
+        handover.to_traffic.as_secs_f64() * 1000.0,
+        handover.total().as_secs_f64() * 1000.0,
+        handover.lost
+    )?;
+    report.handover = Some(handover);
+    interrupted()?;
+
+    // Back home: deregistration.
+    lab.move_mr(HOME.0)?;
+    writeln!(out, "moved the MR back to its home link")?;
+    lab.mr_bus
+        .wait_for("BUL_REMOVE", WAIT, |_| true)
+        .context("no BUL_REMOVE at home")?;
+    let removed = lab
+        .ha_bus
+        .wait_for("BC_REMOVE", WAIT, |_| true)
+        .context("no BC_REMOVE at home")?;
+    check(
+        &mut report,
+        out,
+        "deregistration at home (BC_REMOVE reason deregistered)",
+        removed["reason"] == "deregistered",
+        removed.to_string(),
+    );
+    let start = std::time::Instant::now();
+    while lab.ha.ip(&["route", "show"])?.contains("10.0.0.0/24") && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let table = lab.ha.ip(&["route", "show"])?;
+    check(
+        &mut report,
+        out,
+        "nemonetd -h removed the HA's route to 10.0.0.0/24",
+        !table.contains("10.0.0.0/24"),
+        table,
+    );
+
+    writeln!(out, "bus events on the MR:")?;
+    for v in lab.mr_bus.drain() {
+        writeln!(out, "  {}", summary(v))?;
+    }
+    writeln!(out, "bus events on the HA:")?;
+    for v in lab.ha_bus.drain() {
+        writeln!(out, "  {}", summary(v))?;
+    }
+    let failed = report.failed().len();
+    writeln!(
+        out,
+        "== {} of {} checks passed",
+        report.checks.len() - failed,
+        report.checks.len()
+    )?;
+    Ok(report)
+}
+
+/// Moves the MR to `to` while node A pings node B every 10 ms; measures the split handover.
+pub fn measure_handover(lab: &mut Lab, to: (&'static str, &'static str)) -> Result<Handover> {
+    let mut ping = lab.a.command("ping");
+    ping.args(["-D", "-n", "-i", "0.01", "-W", "1", B4]);
+    let mut ping = crate::BackgroundProcess::spawn(ping, "ping")?;
+    let lines = ping.lines()?;
+    lines.wait_for(Duration::from_secs(5), |l| l.contains("icmp_seq="))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = unix(SystemTime::now());
+    lab.move_mr(to.0)?;
+    let md = lab
+        .mr_bus
+        .wait_for("MD_INFO", WAIT, |v| {
+            v["command"] == "rereg" && coa_in(v, to.1)
+        })
+        .context("babymdd announced no CoA on the new link")?;
+    let t_coa = bus_time(&md).unwrap_or(t0);
+    lab.mr_bus.wait_for("BUL_ADD", WAIT, |v| coa_in(v, to.1))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = ping.stop(nix::sys::signal::Signal::SIGINT, Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(100));
+    let replies: Vec<(f64, u64)> = lines
+        .drain()
+        .iter()
+        .filter_map(|l| parse_reply(l))
+        .collect();
+    let transmitted = replies.iter().map(|r| r.1).max().unwrap_or(0);
+    let lost = (transmitted + 1).saturating_sub(replies.len() as u64 + 1) as u32;
+    // The first reply after the gap the move caused (or right after the move, if none).
+    let mut restored = None;
+    let mut prev: Option<u64> = None;
+    for &(ts, seq) in &replies {
+        if ts >= t0 && prev.is_some_and(|p| seq > p + 1) {
+            restored = Some(ts);
+            break;
+        }
+        prev = Some(seq);
+    }
+    let restored = restored.unwrap_or(t0);
+    Ok(Handover {
+        to_coa: Duration::from_secs_f64((t_coa - t0).max(0.0)),
+        to_traffic: Duration::from_secs_f64((restored - t_coa).max(0.0)),
+        lost,
+    })
+}
+
+/// `[1700000000.123456] 64 bytes from ...: icmp_seq=12 ttl=...` -> (time, seq).
+fn parse_reply(line: &str) -> Option<(f64, u64)> {
+    let ts = line.strip_prefix('[')?.split(']').next()?.parse().ok()?;
+    let seq = line
+        .split("icmp_seq=")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    line.contains("bytes from").then_some((ts, seq))
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn summary(v: &Value) -> String {
+    let mut s = format!(
+        "{} {}",
+        v["time"].as_str().unwrap_or(""),
+        v["type"].as_str().unwrap_or("?")
+    );
+    for k in [
+        "command", "hoa", "coa", "lifetime", "mnp6", "mnp4", "status", "reason",
+    ] {
+        if !v[k].is_null() {
+            s.push_str(&format!(" {k} {}", v[k].to_string().trim_matches('"')));
+        }
+    }
+    if let Some(f) = v["from"]["name"].as_str() {
+        s.push_str(&format!(" from {f}[{}]", v["from"]["pid"]));
+    }
+    s
+}
+
+pub use lab::read;

@@ -1,0 +1,421 @@
+//! The paper's verification topology (Fig. 6) in network namespaces, with the real daemons.
+//!
+//! ```text
+//!   node B  198.51.100.2  2001:db8:b::2          ("the Internet")
+//!     |
+//!   router rt --- home link 2001:240:1:280::/64, 192.168.64.0/25 --- HA ::1 / .1
+//!     |   \------ foreign link 1 2001:240:1:200::/64 (IPv6 only, radvd)
+//!     |    \----- foreign link 2 2001:240:1:300::/64 (IPv6 only, radvd)
+//!   (links are bridges in a switch namespace; the MR's uplink port moves between them)
+//!   MR  home address 2001:240:1:280::beef, uplink eth0, mobile network on eth1
+//!     |   2001:240:1:281::/64 and 10.0.0.0/24
+//!   node A  10.0.0.2  2001:240:1:281::2
+//! ```
+//!
+//! The MR runs babymdd, mrd and nemonetd -m; the HA runs had and nemonetd -h; each node has
+//! its own bus directory and a `mipsock monitor --json` on it. Everything is removed when
+//! the [`Lab`] is dropped.
+
+use crate::{bins, BackgroundProcess, Monitor, Netns, Radvd, Switch};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const HOA: &str = "2001:240:1:280::beef";
+pub const HA6: &str = "2001:240:1:280::1";
+pub const HA4: &str = "192.168.64.1";
+pub const A6: &str = "2001:240:1:281::2";
+pub const A4: &str = "10.0.0.2";
+pub const MR_IN4: &str = "10.0.0.1";
+pub const B6: &str = "2001:db8:b::2";
+pub const B4: &str = "198.51.100.2";
+pub const MNP6: &str = "2001:240:1:281::/64";
+pub const MNP4: &str = "10.0.0.0/24";
+/// The links the MR's uplink can be on, with the prefix advertised there.
+pub const HOME: (&str, &str) = ("home", "2001:240:1:280::/64");
+pub const FOREIGN1: (&str, &str) = ("fgn1", "2001:240:1:200::/64");
+pub const FOREIGN2: (&str, &str) = ("fgn2", "2001:240:1:300::/64");
+
+const AUTH_KEY: &str = "0x6e656d6f2d6c61622d6b65792d30303031";
+
+/// How long to wait for the daemons to react.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct Lab {
+    pub backend: String,
+    pub switch: Switch,
+    pub rt: Netns,
+    pub ha: Netns,
+    pub mr: Netns,
+    pub a: Netns,
+    pub b: Netns,
+    pub dir: PathBuf,
+    _radvd: Radvd,
+    daemons: Vec<(&'static str, BackgroundProcess)>,
+    pub mr_bus: Monitor,
+    pub ha_bus: Monitor,
+    /// The bridge the MR's uplink is on.
+    pub mr_link: &'static str,
+}
+
+fn mrd_conf(backend: &str) -> String {
+    format!(
+        "# The mobile router of the lab (paper Fig. 5/6 numbers).\n\
+         ipv4-mnp-encoding rfc5555;\n\
+         data-plane {backend};\n\
+         auth-database \"auth.db\";\n\
+         interface mip0 {{\n\
+         \x20   home-agent-address {HA6};\n\
+         \x20   home-prefix 2001:240:1:280::/64;\n\
+         \x20   home-registration-lifetime 120;\n\
+         \x20   mobile-network-interface eth1;\n\
+         \x20   ipv4-mnp-address {MR_IN4};\n\
+         \x20   prefixtable {{\n\
+         \x20       {HOA} {MNP6} explicit;\n\
+         \x20       {HOA} {MNP4} explicit;\n\
+         \x20   }};\n\
+         }};\n\
+         # Accepted for SHISA compatibility; Linux tunnels are unnumbered.\n\
+         ipv4-dummy-tunnel {{\n\
+         \x20   nemo0 169.254.0.1 169.254.0.2;\n\
+         }};\n"
+    )
+}
+
+fn had_conf(backend: &str) -> String {
+    format!(
+        "# The home agent of the lab.\n\
+         data-plane {backend};\n\
+         interface eth0 {{\n\
+         \x20   home-prefix 2001:240:1:280::/64;\n\
+         \x20   max-binding-lifetime 600;\n\
+         \x20   auth-database \"auth.db\";\n\
+         \x20   prefixtable {{\n\
+         \x20       {HOA} {MNP6} explicit;\n\
+         \x20       {HOA} {MNP4} explicit;\n\
+         \x20   }};\n\
+         }};\n"
+    )
+}
+
+impl Lab {
+    /// Builds the topology with the MR on its home link; no daemons yet.
+    pub fn build(backend: &str) -> Result<Lab> {
+        let switch = Switch::new(&[HOME.0, FOREIGN1.0, FOREIGN2.0])?;
+        let rt = Netns::new("lrt")?;
+        let ha = Netns::new("lha")?;
+        let mr = Netns::new("lmr")?;
+        let a = Netns::new("la")?;
+        let b = Netns::new("lb")?;
+        for ns in [&rt, &ha, &mr] {
+            ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
+            ns.sysctl("net.ipv4.ip_forward=1")?;
+        }
+        // Router: one port on each link, and node B behind it.
+        for (rif, port, bridge) in [
+            ("r-home", "s-rhome", HOME.0),
+            ("r-f1", "s-rf1", FOREIGN1.0),
+            ("r-f2", "s-rf2", FOREIGN2.0),
+        ] {
+            rt.veth(rif, &switch.ns, port)?;
+            switch.ns.ip(&["link", "set", port, "master", bridge])?;
+        }
+        rt.ip(&[
+            "addr",
+            "add",
+            "2001:240:1:280::fe/64",
+            "dev",
+            "r-home",
+            "nodad",
+        ])?;
+        rt.ip(&["addr", "add", "192.168.64.126/25", "dev", "r-home"])?;
+        rt.ip(&[
+            "addr",
+            "add",
+            "2001:240:1:200::1/64",
+            "dev",
+            "r-f1",
+            "nodad",
+        ])?;
+        rt.ip(&[
+            "addr",
+            "add",
+            "2001:240:1:300::1/64",
+            "dev",
+            "r-f2",
+            "nodad",
+        ])?;
+        rt.veth("r-b", &b, "eth0")?;
+        rt.ip(&["addr", "add", "2001:db8:b::1/64", "dev", "r-b", "nodad"])?;
+        rt.ip(&["addr", "add", "198.51.100.1/24", "dev", "r-b"])?;
+        // The HA announces nothing (no routing protocol here): the router knows the MNPs
+        // are behind it, as the paper's HA advertised them.
+        rt.ip(&["-6", "route", "add", MNP6, "via", HA6])?;
+        rt.ip(&["route", "add", MNP4, "via", HA4])?;
+        b.ip(&["addr", "add", &format!("{B6}/64"), "dev", "eth0", "nodad"])?;
+        b.ip(&["addr", "add", &format!("{B4}/24"), "dev", "eth0"])?;
+        b.ip(&["-6", "route", "add", "default", "via", "2001:db8:b::1"])?;
+        b.ip(&["route", "add", "default", "via", "198.51.100.1"])?;
+        // Router Advertisements every 30-70 ms; a short router lifetime so the router of
+        // a link the MR left stops being its default router quickly.
+        let radvd = Radvd::start_with(
+            &rt,
+            &[
+                ("r-home", HOME.1),
+                ("r-f1", FOREIGN1.1),
+                ("r-f2", FOREIGN2.1),
+            ],
+            "AdvDefaultLifetime 2;",
+        )?;
+        // Home agent on the home link.
+        ha.veth("eth0", &switch.ns, "s-ha")?;
+        switch.ns.ip(&["link", "set", "s-ha", "master", HOME.0])?;
+        ha.ip(&["addr", "add", &format!("{HA6}/64"), "dev", "eth0", "nodad"])?;
+        ha.ip(&["addr", "add", &format!("{HA4}/25"), "dev", "eth0"])?;
+        ha.ip(&["-6", "route", "add", "default", "via", "2001:240:1:280::fe"])?;
+        ha.ip(&["route", "add", "default", "via", "192.168.64.126"])?;
+        // Mobile router: uplink on the home link, mobile network on eth1 with node A.
+        mr.ip(&[
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "s-mr",
+            "netns",
+            switch.ns.name(),
+        ])?;
+        switch.ns.ip(&["link", "set", "s-mr", "master", HOME.0])?;
+        switch.ns.ip(&["link", "set", "s-mr", "up"])?;
+        mr.ip(&["link", "set", "eth0", "up"])?;
+        mr.veth("eth1", &a, "eth0")?;
+        mr.ip(&[
+            "addr",
+            "add",
+            "2001:240:1:281::1/64",
+            "dev",
+            "eth1",
+            "nodad",
+        ])?;
+        mr.ip(&["addr", "add", &format!("{MR_IN4}/24"), "dev", "eth1"])?;
+        a.ip(&["addr", "add", &format!("{A6}/64"), "dev", "eth0", "nodad"])?;
+        a.ip(&["addr", "add", &format!("{A4}/24"), "dev", "eth0"])?;
+        a.ip(&["-6", "route", "add", "default", "via", "2001:240:1:281::1"])?;
+        a.ip(&["route", "add", "default", "via", MR_IN4])?;
+
+        let dir = std::env::temp_dir().join(format!("nemo-lab-{}", mr.name()));
+        std::fs::create_dir_all(dir.join("mrbus"))?;
+        std::fs::create_dir_all(dir.join("habus"))?;
+        std::fs::write(dir.join("mrd.conf"), mrd_conf(backend))?;
+        std::fs::write(dir.join("had.conf"), had_conf(backend))?;
+        std::fs::write(
+            dir.join("auth.db"),
+            format!("# lab key\n{HOA} 1000 {AUTH_KEY}\n"),
+        )?;
+        let mr_bus = Monitor::start(&dir.join("mrbus"))?;
+        let ha_bus = Monitor::start(&dir.join("habus"))?;
+        Ok(Lab {
+            backend: backend.to_string(),
+            switch,
+            rt,
+            ha,
+            mr,
+            a,
+            b,
+            dir,
+            _radvd: radvd,
+            daemons: Vec::new(),
+            mr_bus,
+            ha_bus,
+            mr_link: HOME.0,
+        })
+    }
+
+    fn daemon(&mut self, node: &str, name: &'static str, args: &[&str]) -> Result<()> {
+        let (ns, bus, conf) = match node {
+            "mr" => (&self.mr, "mrbus", "mrd.conf"),
+            _ => (&self.ha, "habus", "had.conf"),
+        };
+        let tag = format!("{name}-{node}");
+        let d = &self.dir;
+        let mut cmd = ns.command(bins::path(name)?.to_str().context("path")?);
+        cmd.arg("-f").arg("-c").arg(d.join(conf));
+        cmd.arg("--bus-dir").arg(d.join(bus));
+        cmd.arg("--pid-file").arg(d.join(format!("{tag}.pid")));
+        cmd.arg("--log-file").arg(d.join(format!("{tag}.log")));
+        if matches!(name, "had" | "mrd") {
+            cmd.arg("--state-file").arg(d.join(format!("{tag}.state")));
+        }
+        cmd.args(args);
+        let p = BackgroundProcess::spawn(cmd, &tag)?;
+        let log = d.join(format!("{tag}.log"));
+        let start = Instant::now();
+        while !read(&log).contains(&format!("{name} started")) {
+            if start.elapsed() > WAIT {
+                bail!("{tag} did not start:\n{}", read(&log));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.daemons.push((name, p));
+        Ok(())
+    }
+
+    /// Starts every daemon: the HA's first, then the MR's (nemonetd before the signaling
+    /// daemons, as the systemd units order them).
+    pub fn start_daemons(&mut self) -> Result<()> {
+        self.daemon("ha", "nemonetd", &["-h", "eth0"])?;
+        self.daemon("ha", "had", &["eth0"])?;
+        self.daemon("mr", "nemonetd", &["-m", "mip0"])?;
+        self.daemon("mr", "mrd", &["mip0"])?;
+        self.daemon("mr", "babymdd", &["-h", "mip0", "eth0"])?;
+        Ok(())
+    }
+
+    /// The log of a daemon (`"mrd-mr"`, `"had-ha"`, `"nemonetd-mr"`, ...).
+    pub fn log(&self, tag: &str) -> String {
+        read(&self.dir.join(format!("{tag}.log")))
+    }
+
+    /// Moves the MR's uplink to another link (an L2 move: carrier drops and returns).
+    pub fn move_mr(&mut self, link: &'static str) -> Result<()> {
+        self.switch.move_port("s-mr", link)?;
+        self.mr_link = link;
+        Ok(())
+    }
+
+    /// Runs `args` in `ns`; its output whatever the exit status, and whether it succeeded.
+    pub fn try_run(ns: &Netns, args: &[&str]) -> (bool, String) {
+        match ns.command(args[0]).args(&args[1..]).output() {
+            Ok(o) => (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr),
+            ),
+            Err(e) => (false, e.to_string()),
+        }
+    }
+
+    /// `ip route` and `ip -6 route` of a node, like the paper's Fig. 7.
+    pub fn routing_tables(ns: &Netns) -> Result<String> {
+        Ok(format!(
+            "Internet:\n{}Internet6:\n{}",
+            ns.ip(&["route", "show"])?,
+            ns.ip(&["-6", "route", "show"])?
+        ))
+    }
+
+    pub fn bus_dir(&self, node: &str) -> PathBuf {
+        self.dir.join(if node == "mr" { "mrbus" } else { "habus" })
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Daemons first (their namespaces go next), then the files.
+        self.daemons.clear();
+        if std::env::var_os("NEMO_LAB_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// A service on node A for the checks: sshd, and an HTTP server with a file to download.
+pub struct Services {
+    _sshd: BackgroundProcess,
+    _http: BackgroundProcess,
+    pub key: PathBuf,
+    pub file_sha256: String,
+}
+
+impl Services {
+    /// Starts OpenSSH's sshd (on both families) and python3's http.server serving a
+    /// `size`-byte random file, in `ns`.
+    pub fn start(ns: &Netns, dir: &Path, size: usize) -> Result<Services> {
+        let d = dir.join("svc");
+        std::fs::create_dir_all(d.join("www"))?;
+        let status = |c: &mut Command| -> Result<()> {
+            let out = c.output()?;
+            if !out.status.success() {
+                bail!("{c:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        status(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join("host_key")),
+        )?;
+        status(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join("client_key")),
+        )?;
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys"))?;
+        std::fs::create_dir_all("/run/sshd")?;
+        let sshd_conf = format!(
+            "Port 22\nListenAddress 0.0.0.0\nListenAddress ::\nHostKey {}\nAuthorizedKeysFile {}\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n\
+             PidFile {}\n",
+            d.join("host_key").display(),
+            d.join("authorized_keys").display(),
+            d.join("sshd.pid").display()
+        );
+        std::fs::write(d.join("sshd_config"), sshd_conf)?;
+        let mut sshd = ns.command("/usr/sbin/sshd");
+        sshd.args(["-D", "-e", "-f"]).arg(d.join("sshd_config"));
+        sshd.stderr(std::process::Stdio::null());
+        let sshd = BackgroundProcess::spawn(sshd, "sshd")?;
+
+        let data: Vec<u8> = {
+            // A deterministic pseudo-random file: incompressible, checkable by hash.
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            (0..size)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        std::fs::write(d.join("www/file.bin"), &data)?;
+        let sum = Command::new("sha256sum")
+            .arg(d.join("www/file.bin"))
+            .output()?;
+        let file_sha256 = String::from_utf8_lossy(&sum.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut http = ns.command("/usr/bin/python3");
+        http.args(["-m", "http.server", "--bind", "::", "8080", "--directory"])
+            .arg(d.join("www"));
+        http.stderr(std::process::Stdio::null());
+        let http = BackgroundProcess::spawn(http, "http.server")?;
+        // Both listen once their ports are open.
+        let start = Instant::now();
+        loop {
+            let (ok, out) = Lab::try_run(ns, &["ss", "-Hltn"]);
+            if ok && out.contains(":22 ") && out.contains(":8080 ") {
+                break;
+            }
+            if start.elapsed() > WAIT {
+                bail!("sshd/http.server did not start: {out}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Services {
+            _sshd: sshd,
+            _http: http,
+            key: d.join("client_key"),
+            file_sha256,
+        })
+    }
+}
