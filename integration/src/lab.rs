@@ -57,6 +57,19 @@ pub struct Lab {
     pub ha_bus: Monitor,
     /// The bridge the MR's uplink is on.
     pub mr_link: &'static str,
+    /// Last field: fields drop in order, so the files go after the monitors reading them.
+    _files: RemoveOnDrop,
+}
+
+/// Removes the lab's directory (unless `NEMO_LAB_KEEP` is set).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if std::env::var_os("NEMO_LAB_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 fn mrd_conf(backend: &str) -> String {
@@ -225,12 +238,13 @@ impl Lab {
             mr,
             a,
             b,
-            dir,
+            dir: dir.clone(),
             _radvd: radvd,
             daemons: Vec::new(),
             mr_bus,
             ha_bus,
             mr_link: HOME.0,
+            _files: RemoveOnDrop(dir),
         })
     }
 
@@ -314,11 +328,8 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Daemons first (their namespaces go next), then the files.
+        // Daemons first; the namespaces and then the files go with the fields.
         self.daemons.clear();
-        if std::env::var_os("NEMO_LAB_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
