@@ -3,6 +3,7 @@
 //! receive what the peer sends, and what comes from a registered peer is written back to
 //! the TUN device.
 
+mod batch;
 mod device;
 mod offload;
 mod packet;
