@@ -101,9 +101,11 @@ fn bulk_tcp(t: &Topology) -> Result<()> {
         eprintln!("IPv4 {what}: {:.2} Gbit/s", bps / 1e9);
         ensure!(bps > 50e6, "IPv4 bulk TCP {what} only {bps} bit/s");
     }
-    let bps = iperf(&t.a, &t.b, B6, 2, false)?;
-    eprintln!("IPv6 A->B: {:.2} Gbit/s", bps / 1e9);
-    ensure!(bps > 50e6, "IPv6 bulk TCP only {bps} bit/s");
+    for (reverse, what) in [(false, "A->B"), (true, "B->A")] {
+        let bps = iperf(&t.a, &t.b, B6, 2, reverse)?;
+        eprintln!("IPv6 {what}: {:.2} Gbit/s", bps / 1e9);
+        ensure!(bps > 50e6, "IPv6 bulk TCP {what} only {bps} bit/s");
+    }
     Ok(())
 }
 
