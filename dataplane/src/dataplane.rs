@@ -37,8 +37,14 @@ pub struct DataPlane {
 impl DataPlane {
     /// Prepares the data plane in the caller's network namespace: forwarding on, the TUN
     /// device and relay for the tun backend. Installs no routes until the first apply.
+    ///
+    /// Must run inside a tokio runtime (the netlink connection task is spawned on it).
+    /// The calls are meant for one owner task: they also do short blocking work (sysctl
+    /// writes, one `nft -f -` when the clamp changes). After an error, applying the same
+    /// state again converges (every apply is a full reconciliation).
     pub async fn new(role: Role, backend: Backend) -> Result<Self> {
         let tunnel = role.tunnel().clone();
+        tunnel.validate().map_err(Error::Config)?;
         if tunnel.tunnel_mtu() < MIN_TUNNEL_MTU {
             return Err(Error::Config(format!(
                 "path MTU {} leaves a tunnel MTU below {MIN_TUNNEL_MTU}",

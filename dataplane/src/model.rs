@@ -33,6 +33,30 @@ impl TunnelSettings {
     pub fn tunnel_mtu(&self) -> u32 {
         self.path_mtu.saturating_sub(Self::ENCAP_OVERHEAD)
     }
+
+    /// Rejects names that are not plain identifiers: the nft table name ends up in an
+    /// nft script, the TUN name in an ifreq.
+    pub fn validate(&self) -> Result<(), String> {
+        let plain = |s: &str, max: usize| {
+            !s.is_empty()
+                && s.len() <= max
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if !plain(&self.nft_table, 64) {
+            return Err(format!(
+                "nft table name {:?}: use letters, digits, _ and -",
+                self.nft_table
+            ));
+        }
+        if !plain(&self.tun_name, 15) {
+            return Err(format!(
+                "TUN name {:?}: 1-15 letters, digits, _ and -",
+                self.tun_name
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Mobile router configuration (from the nemonetd config file).

@@ -127,6 +127,17 @@ mod tests {
     }
 
     #[test]
+    fn odd_table_names_are_refused_by_the_settings() {
+        let mut t = crate::TunnelSettings::default();
+        assert!(t.validate().is_ok());
+        t.nft_table = "x; flush ruleset".into();
+        assert!(t.validate().is_err());
+        t.nft_table = "ok".into();
+        t.tun_name = "much-too-long-name".into();
+        assert!(t.validate().is_err());
+    }
+
+    #[test]
     fn ruleset_clamps_both_directions_per_family() {
         let spec = ClampSpec::new(
             1460,
