@@ -52,7 +52,7 @@ pub struct Lab {
     pub b: Netns,
     pub dir: PathBuf,
     _radvd: Radvd,
-    daemons: Vec<(&'static str, BackgroundProcess)>,
+    daemons: Vec<(String, Vec<String>, BackgroundProcess)>,
     pub mr_bus: Monitor,
     pub ha_bus: Monitor,
     /// The bridge the MR's uplink is on.
@@ -264,17 +264,47 @@ impl Lab {
             cmd.arg("--state-file").arg(d.join(format!("{tag}.state")));
         }
         cmd.args(args);
-        let p = BackgroundProcess::spawn(cmd, &tag)?;
         let log = d.join(format!("{tag}.log"));
+        // The log is appended to across restarts: wait for one more start line.
+        let starts = read(&log).matches(&format!("{name} started")).count();
+        let p = BackgroundProcess::spawn(cmd, &tag)?;
         let start = Instant::now();
-        while !read(&log).contains(&format!("{name} started")) {
+        while read(&log).matches(&format!("{name} started")).count() <= starts {
             if start.elapsed() > WAIT {
                 bail!("{tag} did not start:\n{}", read(&log));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.daemons.push((name, p));
+        self.daemons
+            .push((tag, args.iter().map(|s| s.to_string()).collect(), p));
         Ok(())
+    }
+
+    /// Restarts a daemon (`"nemonetd-mr"`, ...): stops it with SIGUSR1 (graceful: it leaves
+    /// what it installed) or SIGTERM (clean stop), then starts it with the same arguments.
+    pub fn restart(&mut self, tag: &str, graceful: bool) -> Result<()> {
+        let i = self
+            .daemons
+            .iter()
+            .position(|(t, _, _)| t == tag)
+            .with_context(|| format!("no daemon {tag}"))?;
+        let (tag, args, mut p) = self.daemons.remove(i);
+        let signal = if graceful {
+            nix::sys::signal::Signal::SIGUSR1
+        } else {
+            nix::sys::signal::Signal::SIGTERM
+        };
+        let code = p.stop(signal, WAIT)?;
+        anyhow::ensure!(code == 0, "{tag} exited with {code}:\n{}", self.log(&tag));
+        let (name, node) = tag.split_once('-').context("tag")?;
+        let name: &'static str = match name {
+            "had" => "had",
+            "mrd" => "mrd",
+            "babymdd" => "babymdd",
+            _ => "nemonetd",
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.daemon(node, name, &args)
     }
 
     /// Starts every daemon: the HA's first, then the MR's (nemonetd before the signaling
