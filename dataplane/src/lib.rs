@@ -43,7 +43,6 @@ mod tun;
 
 pub use backend::{probe, Backend};
 pub use dataplane::{ApplyReport, DataPlane};
-pub use desired::{RouteAction, RouteSpec, RuleSpec};
 pub use error::Error;
 pub use model::{HaBinding, HaConfig, MrConfig, MrRegistration, Role, TunnelSettings};
 pub use tun::RelayStats;
