@@ -324,7 +324,7 @@ fn teardown_restores(backend: Backend) -> Result<()> {
     let snapshot = |ns: &integration::Netns| -> Result<String> {
         let all = format!(
             "{}{}{}",
-            ns.ip(&["route", "show", "table", "all"])?,
+            ns.ip(&["-4", "route", "show", "table", "all"])?,
             ns.ip(&["-6", "route", "show", "table", "all"])?,
             ns.ip(&["-6", "rule"])?
         );
@@ -554,4 +554,33 @@ fn seg6_signaling_stays_native() -> Result<()> {
 #[test]
 fn tun_signaling_stays_native() -> Result<()> {
     signaling_stays_native(Backend::Tun)
+}
+
+/// A restart with the other backend converges too: seg6 routes become TUN routes, the
+/// decapsulation rules go and the `lookup local` rule is back at pref 0.
+#[test]
+fn restart_on_another_backend_converges() -> Result<()> {
+    let t = Topology::new()?;
+    t.register(Backend::Seg6, COA1)?;
+    ping(&t.a, &[B4])?;
+    for node in [&t.mr_node, &t.ha_node] {
+        node.drop_dataplane()?;
+    }
+    t.register(Backend::Tun, COA1)?;
+    for ns in [&t.mr, &t.ha] {
+        let rules = ns.ip(&["-6", "rule"])?;
+        ensure!(
+            rules.starts_with("0:\tfrom all lookup local"),
+            "local rule not restored: {rules}"
+        );
+        ensure!(!rules.contains("proto 168"), "seg6 rules left: {rules}");
+        let state = our_state(ns)?;
+        ensure!(!state.contains("encap"), "seg6 routes left: {state}");
+        ensure!(
+            state.lines().count() == 3,
+            "expected exactly the 3 TUN routes: {state}"
+        );
+    }
+    traffic(&t)?;
+    Ok(())
 }

@@ -283,7 +283,7 @@ pub fn ping(ns: &Netns, args: &[&str]) -> Result<()> {
 
 /// Routes and rules with our protocol in `ns`, as `ip` prints them.
 pub fn our_state(ns: &Netns) -> Result<String> {
-    let v4 = ns.ip(&["route", "show", "table", "all", "proto", "168"])?;
+    let v4 = ns.ip(&["-4", "route", "show", "table", "all", "proto", "168"])?;
     let v6 = ns.ip(&["-6", "route", "show", "table", "all", "proto", "168"])?;
     // iproute2 6.1 does not filter rules by protocol itself.
     let rules: String = ns
