@@ -124,12 +124,21 @@ impl DataPlane {
         if let Some(relay) = &self.relay {
             relay.set_peers(state.peers.clone());
         }
-        if self.backend == Backend::Seg6 {
-            // Before the routes: a new CoA is the outer source from the first packet on.
-            let want = state.tunsrc.unwrap_or(Ipv6Addr::UNSPECIFIED);
-            if seg6_tunsrc::get()? != want {
-                seg6_tunsrc::set(want)?;
-                tracing::info!(tunsrc = %want, "seg6 tunnel source set");
+        // Before the routes: a new CoA is the outer source from the first packet on.
+        let want = state.tunsrc.unwrap_or(Ipv6Addr::UNSPECIFIED);
+        match self.backend {
+            Backend::Seg6 => {
+                if seg6_tunsrc::get()? != want {
+                    seg6_tunsrc::set(want)?;
+                    tracing::info!(tunsrc = %want, "seg6 tunnel source set");
+                }
+            }
+            // Left over from an earlier run on seg6? Kernels without seg6 have nothing
+            // to reset (the lookup fails), which is fine.
+            Backend::Tun => {
+                if seg6_tunsrc::get().is_ok_and(|cur| cur != want) {
+                    seg6_tunsrc::set(want)?;
+                }
             }
         }
         let report = reconcile::apply(&self.nl, &state.routes, &state.rules).await?;

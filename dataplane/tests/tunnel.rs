@@ -582,5 +582,11 @@ fn restart_on_another_backend_converges() -> Result<()> {
         );
     }
     traffic(&t)?;
+    t.mr_node.teardown()?;
+    let tunsrc = t.mr.ip(&["sr", "tunsrc", "show"])?;
+    ensure!(
+        tunsrc.trim() == "tunsrc addr ::",
+        "seg6 tunnel source left set: {tunsrc}"
+    );
     Ok(())
 }
