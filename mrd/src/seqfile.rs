@@ -54,3 +54,22 @@ fn random_start() -> u16 {
         .unwrap_or(0);
     (nanos ^ std::process::id()) as u16
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SeqFile;
+
+    #[test]
+    fn the_sequence_number_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/mrd.seq");
+        let first = SeqFile::new(path.clone());
+        first.save(4242).unwrap();
+        assert_eq!(SeqFile::new(path.clone()).load(), 4242);
+        first.save(4243).unwrap();
+        assert_eq!(SeqFile::new(path.clone()).load(), 4243);
+        assert!(!path.with_extension("tmp").exists(), "written atomically");
+        std::fs::write(&path, "garbage\n").unwrap();
+        let _ = SeqFile::new(path).load(); // starts afresh, no panic
+    }
+}
