@@ -52,16 +52,19 @@ impl DataPlane {
             )));
         }
         let nl = Netlink::connect()?;
-        let (egress_name, keep_ra_on) = match &role {
-            Role::Mr(c) => (c.uplink.as_str(), Some(c.uplink.as_str())),
-            Role::Ha(c) => (c.home_if.as_str(), None),
+        let egress_name = match &role {
+            Role::Mr(c) => c.uplink.as_str(),
+            Role::Ha(c) => c.home_if.as_str(),
         };
         let egress = Netlink::ifindex(egress_name)?;
         if let Role::Mr(c) = &role {
             // Fail at start, not at the first registration, on a misspelt interface.
             Netlink::ifindex(&c.inside)?;
         }
-        sysctl::enable_forwarding(keep_ra_on)?;
+        if let Role::Ha(c) = &role {
+            sysctl::enable_forwarding(None)?;
+            sysctl::no_redirects(&c.home_if)?;
+        }
         let (relay, tun) = match backend {
             Backend::Seg6 => (None, None),
             Backend::Tun => {
@@ -71,6 +74,11 @@ impl DataPlane {
                 (Some(relay), Some(index))
             }
         };
+        if let Role::Mr(c) = &role {
+            let mut inside = vec![c.inside.as_str()];
+            inside.extend(relay.as_ref().map(|r| r.device_name()));
+            sysctl::mr_forwarding(Some(&c.uplink), &inside)?;
+        }
         tracing::info!(role = role.name(), %backend, tunnel_mtu = tunnel.tunnel_mtu(), "data plane ready");
         Ok(Self {
             role,

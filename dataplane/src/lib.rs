@@ -47,6 +47,23 @@ pub use error::Error;
 pub use model::{HaBinding, HaConfig, MrConfig, MrRegistration, Role, TunnelSettings};
 pub use tun::RelayStats;
 
+/// Sets the seg6 tunnel source ahead of the registration that will need it (an MR that
+/// just got a new care-of address). Blocks for an RCU grace period: the kernel swaps the
+/// address first and then waits for readers, so call it off the owner task; the apply
+/// that follows finds it already set.
+pub fn preset_tunnel_source(addr: std::net::Ipv6Addr) -> Result<(), Error> {
+    if seg6_tunsrc::get()? != addr {
+        seg6_tunsrc::set(addr)?;
+    }
+    Ok(())
+}
+
+/// Prepares a mobile router's forwarding before its first registration (see
+/// [`DataPlane::new`]): the mobile network interface routes, the uplinks stay hosts.
+pub fn prepare_mobile_router(inside: &str) -> Result<(), Error> {
+    sysctl::mr_forwarding(None, &[inside])
+}
+
 /// Route protocol number on every route and rule the data plane installs
 /// (`ip route show proto 168`). 168 (0xA8) is not listed in iproute2's `rt_protos`.
 pub const ROUTE_PROTOCOL: u8 = 168;

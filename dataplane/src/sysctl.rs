@@ -36,3 +36,47 @@ pub fn enable_forwarding(keep_ra_on: Option<&str>) -> Result<()> {
     write("net.ipv4.ip_forward", "1")?;
     write("net.ipv6.conf.all.forwarding", "1")
 }
+
+fn conf(ifname: &str, key: &str) -> String {
+    format!("net.ipv6.conf.{ifname}.{key}")
+}
+
+/// Whether this kernel forwards IPv6 per interface (`force_forwarding`, Linux 6.17).
+pub fn per_interface_forwarding() -> bool {
+    std::path::Path::new(&path("net.ipv6.conf.all.force_forwarding")).exists()
+}
+
+/// A mobile router forwards IPv6 per interface where the kernel allows it: the uplink
+/// stays a *host* interface (`forwarding` 0) that still forwards (`force_forwarding` 1), so
+/// it takes Router Advertisements and, above all, gets optimistic addresses (RFC 4429) —
+/// Linux grants optimistic DAD only to non-forwarding interfaces, and without it every new
+/// care-of address waits a second for DAD. The mobile network side (and the TUN device)
+/// are router interfaces. Older kernels get global forwarding, as [`enable_forwarding`].
+///
+/// Setting `all.forwarding` to 0 resets every `force_forwarding`, so that happens only when
+/// it is still 1; call this again for an uplink that appears later.
+pub fn mr_forwarding(uplink: Option<&str>, inside: &[&str]) -> Result<()> {
+    if !per_interface_forwarding() {
+        tracing::info!("no per-interface IPv6 forwarding here: global forwarding, no optimistic DAD on the uplink");
+        return enable_forwarding(uplink);
+    }
+    write("net.ipv4.ip_forward", "1")?;
+    write("net.ipv6.conf.all.forwarding", "0")?;
+    for ifname in inside {
+        write(&conf(ifname, "forwarding"), "1")?;
+        write(&conf(ifname, "force_forwarding"), "1")?;
+    }
+    if let Some(ifname) = uplink {
+        write(&conf(ifname, "forwarding"), "0")?;
+        write(&conf(ifname, "force_forwarding"), "1")?;
+    }
+    Ok(())
+}
+
+/// A home agent decapsulates on its home interface and usually forwards the inner packet
+/// out of the same interface, which Linux takes as a reason to send an ICMP Redirect to the
+/// inner source, a node behind the MR that can do nothing with it. No redirects from there.
+pub fn no_redirects(ifname: &str) -> Result<()> {
+    write("net.ipv4.conf.all.send_redirects", "0")?;
+    write(&format!("net.ipv4.conf.{ifname}.send_redirects"), "0")
+}

@@ -104,12 +104,14 @@ fn run_check(
     check(report, out, name, ok && output.contains(expect), output);
 }
 
-/// Waits until the MR's data plane routes IPv4 into the tunnel (nemonetd acted on BUL_ADD).
+/// Waits until both data planes route IPv4 into the tunnel (nemonetd acted on BUL_ADD on
+/// the MR and on BC_ADD on the HA).
 fn wait_for_mr_routes(lab: &Lab) -> Result<()> {
     let start = std::time::Instant::now();
     loop {
         let v4 = lab.mr.ip(&["route", "show", "default"])?;
-        if v4.contains("src 10.0.0.1") {
+        let ha = lab.ha.ip(&["route", "show", "10.0.0.0/24"])?;
+        if v4.contains("src 10.0.0.1") && ha.contains("proto 168") {
             return Ok(());
         }
         anyhow::ensure!(

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use dataplane::{
     Backend, DataPlane, HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings,
 };
-use mobsock::{Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent};
+use mobsock::{Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent, MdCommand};
 use shisa_config::{Config, DataPlane as DataPlaneSetting};
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
 use std::collections::BTreeMap;
@@ -55,6 +55,10 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         Role::MobileRouter => Some(mobile_network(config, &args.ifname)?),
         Role::HomeAgent => None,
     };
+    if let Some((ifname, _)) = &inside {
+        // Before the first move: the uplinks stay hosts (optimistic care-of addresses).
+        dataplane::prepare_mobile_router(ifname).context("forwarding sysctls")?;
+    }
     let mut bus = Bus::join(&daemon.bus_dir, "nemonetd", BusOptions::default())
         .await
         .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
@@ -155,6 +159,21 @@ impl Plane {
     /// Takes in a bus message; true when the desired state changed.
     fn learn(&mut self, body: Body) -> bool {
         match (&mut self.desired, body) {
+            (Desired::Mr(_), Body::MdInfo(md)) => {
+                // A new care-of address: the registration follows in a round trip. Setting
+                // the seg6 tunnel source waits for an RCU grace period (~10 ms), so it
+                // starts now, beside the exchange, instead of delaying the routes after it.
+                if let (MdCommand::Rereg, Some(coa), Backend::Seg6) =
+                    (md.command, md.coa, self.backend)
+                {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = dataplane::preset_tunnel_source(coa) {
+                            tracing::warn!("presetting the tunnel source: {e}");
+                        }
+                    });
+                }
+                false
+            }
             (Desired::Mr(reg), Body::BulAdd(e)) => {
                 tracing::info!("registration via {} with {}", e.coa, e.ha);
                 *reg = Some(MrRegistration {
