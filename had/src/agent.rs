@@ -180,8 +180,10 @@ impl Agent {
         }
     }
 
-    async fn apply(&mut self, actions: Vec<HaAction>) {
+    async fn apply(&mut self, mut actions: Vec<HaAction>) {
         let mut changed = false;
+        // The BA first: the MR's handover waits for it; the bus, proxy-ND and disk after.
+        actions.sort_by_key(|a| !matches!(a, HaAction::Send(_)));
         for action in actions {
             match action {
                 HaAction::Send(packet) => {

@@ -25,8 +25,10 @@ pub struct Check {
 pub struct Handover {
     /// From the L2 move to babymdd's announcement of the new CoA (CoA usable).
     pub to_coa: Duration,
-    /// From the announcement to the first reply through the new path.
+    /// From the announcement to the first reply through the new path, in both flows.
     pub to_traffic: Duration,
+    /// The same for each flow: IPv4, IPv6.
+    pub to_traffic_each: [Duration; 2],
     /// Echo requests (both families together) sent after the attachment that got no reply.
     pub lost: u32,
 }
@@ -491,8 +493,9 @@ pub fn measure_handover(
     lab.mr_bus.wait_for("BUL_ADD", WAIT, |v| coa_in(v, to.1))?;
     std::thread::sleep(Duration::from_millis(500));
     let mut restored_at = t0;
+    let mut each = [t0; 2];
     let mut lost = 0;
-    for (mut ping, lines) in flows {
+    for (i, (mut ping, lines)) in flows.into_iter().enumerate() {
         let _ = ping.stop(nix::sys::signal::Signal::SIGINT, Duration::from_secs(2));
         std::thread::sleep(Duration::from_millis(50));
         let replies: Vec<(f64, u64)> = lines
@@ -509,6 +512,7 @@ pub fn measure_handover(
             );
         };
         restored_at = restored_at.max(first_after.0);
+        each[i] = first_after.0;
         // Requests sent after the attachment (the clock's start) that got no reply. ping's
         // real pace (slower than asked under load) comes from the replies before the move.
         let first = before.first().copied().unwrap_or(last_before);
@@ -525,6 +529,7 @@ pub fn measure_handover(
     Ok(Handover {
         to_coa: Duration::from_secs_f64((t_coa - t0).max(0.0)),
         to_traffic: Duration::from_secs_f64((restored_at - t_coa).max(0.0)),
+        to_traffic_each: each.map(|t| Duration::from_secs_f64((t - t_coa).max(0.0))),
         lost,
     })
 }

@@ -16,7 +16,15 @@ use std::net::{IpAddr, Ipv6Addr};
 /// RT_TABLE_MAIN.
 const MAIN_TABLE: u8 = 254;
 
+/// Where the home address was put last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    Home(u32),
+    Away,
+}
+
 pub struct HomeAddress {
+    placed: Option<Placement>,
     handle: Handle,
     hoa: Ipv6Addr,
     prefix_len: u8,
@@ -33,6 +41,7 @@ impl HomeAddress {
         tokio::spawn(connection);
         let lo = nix::net::if_::if_nametoindex("lo").context("loopback interface")?;
         Ok(Self {
+            placed: None,
             handle,
             hoa,
             prefix_len,
@@ -42,19 +51,29 @@ impl HomeAddress {
     }
 
     /// Back on the home link (interface `ifindex`).
-    pub async fn at_home(&self, ifindex: u32) -> Result<()> {
+    pub async fn at_home(&mut self, ifindex: u32) -> Result<()> {
         self.remove_except(Some(ifindex)).await?;
-        self.add(ifindex, self.prefix_len).await
+        self.add(ifindex, self.prefix_len).await?;
+        self.placed = Some(Placement::Home(ifindex));
+        Ok(())
     }
+
+
 
     /// On a foreign link. Also forgets what the home link taught the uplinks (SLAAC addresses
     /// in the home prefix, the on-link home prefix route from its Router Advertisements):
     /// Linux keeps both across a carrier loss, and either would make the home agent look
     /// like a neighbour on the foreign link.
-    pub async fn away(&self) -> Result<()> {
+    pub async fn away(&mut self) -> Result<()> {
+        // Foreign to foreign: nothing to move, and no netlink round trips before the BU.
+        if self.placed == Some(Placement::Away) {
+            return Ok(());
+        }
         self.remove_except(Some(self.lo)).await?;
         self.forget_home_link().await?;
-        self.add(self.lo, 128).await
+        self.add(self.lo, 128).await?;
+        self.placed = Some(Placement::Away);
+        Ok(())
     }
 
     async fn forget_home_link(&self) -> Result<()> {
