@@ -4,7 +4,7 @@
 //! The simulator lives in a second namespace and speaks through the same raw sockets as mrd
 //! (mhsock), building BUs with mip6; it keeps a window of BUs outstanding and counts BAs.
 
-use integration::{bins, BackgroundProcess, Netns};
+use integration::{bins, BackgroundProcess};
 use mip6::{BuFlags, MessageRepr, MhPacket, MobilityOption, ParseContext};
 use std::collections::HashSet;
 use std::net::Ipv6Addr;
@@ -33,46 +33,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn run(n: u32) {
-    let ha = Netns::new("bha").unwrap();
-    let mr = Netns::new("bmr").unwrap();
-    ha.ip(&[
-        "link", "add", "home0", "type", "veth", "peer", "name", "home0p",
-    ])
-    .unwrap();
-    ha.ip(&["link", "set", "home0", "up"]).unwrap();
-    ha.ip(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:db8:1::1/64",
-        "dev",
-        "home0",
-        "nodad",
-    ])
-    .unwrap();
-    ha.veth("up0", &mr, "eth0").unwrap();
-    ha.ip(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:db8:200::1/64",
-        "dev",
-        "up0",
-        "nodad",
-    ])
-    .unwrap();
-    mr.ip(&[
-        "-6",
-        "addr",
-        "add",
-        "2001:db8:200::5/64",
-        "dev",
-        "eth0",
-        "nodad",
-    ])
-    .unwrap();
-    mr.ip(&["-6", "route", "add", "default", "via", "2001:db8:200::1"])
-        .unwrap();
+    let (ha, mr) = integration::signaling::ha_and_mr("b").unwrap();
 
     let dir = std::env::temp_dir().join(format!("regbench-{}", ha.name()));
     std::fs::create_dir_all(dir.join("bus")).unwrap();

@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod netns;
 pub mod process;
 pub mod radvd;
+pub mod signaling;
 
 pub use monitor::Monitor;
 pub use netns::{unique_name, Netns};

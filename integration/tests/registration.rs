@@ -49,8 +49,7 @@ struct Lab {
 
 impl Lab {
     fn new(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
-        let ha = Netns::new("rha").unwrap();
-        let mr = Netns::new("rmr").unwrap();
+        let (ha, mr) = integration::signaling::ha_and_mr("r").unwrap();
         let dir = std::env::temp_dir().join(format!("reg-{}", ha.name()));
         std::fs::create_dir_all(dir.join("habus")).unwrap();
         std::fs::create_dir_all(dir.join("mrbus")).unwrap();
@@ -59,46 +58,6 @@ impl Lab {
         for (name, text) in files {
             std::fs::write(dir.join(name), text).unwrap();
         }
-        ha.ip(&[
-            "link", "add", "home0", "type", "veth", "peer", "name", "home0p",
-        ])
-        .unwrap();
-        ha.ip(&["link", "set", "home0", "up"]).unwrap();
-        ha.ip(&["link", "set", "home0p", "up"]).unwrap();
-        ha.ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{HA}/64"),
-            "dev",
-            "home0",
-            "nodad",
-        ])
-        .unwrap();
-        ha.veth("up0", &mr, "eth0").unwrap();
-        ha.ip(&[
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:200::1/64",
-            "dev",
-            "up0",
-            "nodad",
-        ])
-        .unwrap();
-        ha.sysctl("net.ipv6.conf.all.forwarding=1").unwrap();
-        mr.ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{COA}/64"),
-            "dev",
-            "eth0",
-            "nodad",
-        ])
-        .unwrap();
-        mr.ip(&["-6", "route", "add", "default", "via", "2001:db8:200::1"])
-            .unwrap();
         let capture = Capture::start(&mr, "eth0", &dir.join("wire.pcap")).unwrap();
         let ha_bus = Monitor::start(&dir.join("habus")).unwrap();
         let mr_bus = Monitor::start(&dir.join("mrbus")).unwrap();

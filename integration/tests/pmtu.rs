@@ -1,0 +1,246 @@
+//! Path MTU through the tunnel (issue 8), for each data-plane backend, with every host at
+//! MTU 1500: oversized pings get Frag Needed / Packet Too Big with the tunnel MTU in both
+//! directions and the reported size then passes; SSH and a 10 MB HTTP transfer work both
+//! ways; the MR's Router Advertisements carry the tunnel MTU; a Packet Too Big injected on
+//! the access link about a tunnel packet lowers the tunnel MTU without a restart.
+
+use anyhow::{bail, Context, Result};
+use integration::lab::{Lab, Services, A4, A6, B4, B6, FOREIGN1, HA6, WAIT};
+use integration::Netns;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn wait_until(what: &str, mut f: impl FnMut() -> Result<bool>) -> Result<()> {
+    let start = Instant::now();
+    while !f()? {
+        if start.elapsed() > WAIT {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// `ping -M do` of `size` bytes of payload, once: its output and whether a reply came.
+fn ping_df(ns: &Netns, v6: bool, size: u32, dst: &str) -> (bool, String) {
+    let size = size.to_string();
+    let mut args = vec!["ping"];
+    if v6 {
+        args.push("-6");
+    }
+    args.extend(["-M", "do", "-s", &size, "-c", "1", "-W", "2", dst]);
+    Lab::try_run(ns, &args)
+}
+
+/// The oversized ping reports `mtu`, and one of the reported size passes.
+fn discovers(ns: &Netns, v6: bool, dst: &str, mtu: u32) -> Result<()> {
+    let headers = if v6 { 48 } else { 28 };
+    let (_, out) = ping_df(ns, v6, 1500 - headers, dst);
+    let said = |o: &str| o.contains(&format!("mtu = {mtu}")) || o.contains(&format!("mtu={mtu}"));
+    anyhow::ensure!(said(&out), "no error with mtu {mtu} towards {dst}:\n{out}");
+    // The first may be lost while the neighbour is resolved: try a few times.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let (ok, out) = ping_df(ns, v6, mtu - headers, dst);
+        if ok {
+            return Ok(());
+        }
+        last = out;
+    }
+    bail!("ping of {mtu} bytes to {dst} failed:\n{last}")
+}
+
+fn ssh(ns: &Netns, key: &Path, target: &str) -> Result<String> {
+    let key = key.display().to_string();
+    let (ok, out) = Lab::try_run(
+        ns,
+        &[
+            "ssh",
+            "-i",
+            &key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("root@{target}"),
+            // A large answer: full-size segments from the server.
+            "head -c 200000 /dev/zero | base64 | wc -c",
+        ],
+    );
+    anyhow::ensure!(ok && out.contains("270272"), "ssh to {target}:\n{out}");
+    Ok(out)
+}
+
+fn download(ns: &Netns, url: &str, dest: &Path, want: &str) -> Result<()> {
+    let (ok, out) = Lab::try_run(
+        ns,
+        &[
+            "curl",
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            dest.to_str().context("path")?,
+            url,
+        ],
+    );
+    let sum = std::process::Command::new("sha256sum").arg(dest).output()?;
+    let got = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    anyhow::ensure!(ok && got == want, "{url}: {out} sha256 {got}, want {want}");
+    Ok(())
+}
+
+/// An ICMPv6 Packet Too Big from the router on the foreign link to the MR's care-of
+/// address, quoting a tunnel packet (CoA -> HA, IPv4 inside, DF) from A to B.
+fn inject_outer_ptb(rt: &Netns, coa: &str, mtu: u32) -> Result<()> {
+    let script = format!(
+        "from scapy.all import *\n\
+         inner = IP(src='{A4}', dst='{B4}', flags='DF')/ICMP()/(b'x' * 1400)\n\
+         outer = IPv6(src='{coa}', dst='{HA6}', nh=4)/inner\n\
+         send(IPv6(src='2001:240:1:200::1', dst='{coa}')/ICMPv6PacketTooBig(mtu={mtu})/bytes(outer)[:1232], verbose=0)\n"
+    );
+    let out = rt
+        .command("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "scapy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// What a failed check needs to be understood: the MR's oversize path and its log.
+fn mr_state(lab: &Lab) -> String {
+    let run = |args: &[&str]| Lab::try_run(&lab.mr, args).1;
+    format!(
+        "--- MR nft ---\n{}--- rules ---\n{}{}--- table 16880 ---\n{}{}--- links ---\n{}--- nemonetd ---\n{}",
+        run(&["nft", "list", "ruleset"]),
+        run(&["ip", "rule"]),
+        run(&["ip", "-6", "rule"]),
+        run(&["ip", "route", "show", "table", "16880"]),
+        run(&["ip", "-6", "route", "show", "table", "16880"]),
+        run(&["ip", "-s", "link"]) + &run(&["nstat", "-az", "Ip*Frag*", "Icmp*Dest*", "IpExt*", "IpOutNoRoutes", "IpInAddrErrors", "IpForwDatagrams", "Ip6Out*", "Ip6Frag*"]),
+        lab.log("nemonetd-mr")
+    )
+}
+
+fn pmtu(backend: &str) -> Result<()> {
+    let mut lab = Lab::build(backend)?;
+    // A learns the MTU from the MR's advertisements only at the end: first the errors.
+    lab.a.sysctl("net.ipv6.conf.eth0.accept_ra=0")?;
+    lab.start_daemons()?;
+    lab.mr_bus.wait_for("MD_INFO", WAIT, |v| {
+        v["command"].as_str().is_some_and(|c| c.contains("home"))
+    })?;
+    let svc_a = Services::start(&lab.a, &lab.dir.join("a"), 10 * 1024 * 1024)?;
+    let svc_b = Services::start(&lab.b, &lab.dir.join("b"), 10 * 1024 * 1024)?;
+    lab.move_mr(FOREIGN1.0)?;
+    let prefix = FOREIGN1.1.trim_end_matches("/64").trim_end_matches("::");
+    let bul = lab.mr_bus.wait_for("BUL_ADD", WAIT, |v| {
+        v["coa"].as_str().is_some_and(|c| c.starts_with(prefix))
+    })?;
+    let coa = bul["coa"].as_str().context("coa")?.to_string();
+    wait_until("both data planes", || {
+        Ok(lab
+            .mr
+            .ip(&["route", "show", "default"])?
+            .contains("src 10.0.0.1")
+            && lab
+                .ha
+                .ip(&["route", "show", "10.0.0.0/24"])?
+                .contains("proto 168"))
+    })?;
+    for (ns, dst) in [(&lab.a, B4), (&lab.b, A4)] {
+        let (ok, out) = Lab::try_run(ns, &["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+        anyhow::ensure!(ok, "plain ping to {dst}: {out}");
+    }
+
+    // Both directions, both families: the tunnel MTU is 1460.
+    discovers(&lab.a, false, B4, 1460).with_context(|| format!("A -> B IPv4\n{}", mr_state(&lab)))?;
+    discovers(&lab.a, true, B6, 1460).context("A -> B IPv6")?;
+    discovers(&lab.b, false, A4, 1460).context("B -> A IPv4")?;
+    discovers(&lab.b, true, A6, 1460).context("B -> A IPv6")?;
+    // IPv4 without DF is fragmented for the tunnel.
+    let (ok, out) = Lab::try_run(
+        &lab.a,
+        &["ping", "-M", "dont", "-s", "3000", "-c", "2", "-W", "2", B4],
+    );
+    anyhow::ensure!(ok, "fragmented IPv4 A -> B:\n{out}");
+
+    ssh(&lab.b, &svc_a.key, A4).context("SSH B -> A")?;
+    ssh(&lab.a, &svc_b.key, B4).context("SSH A -> B")?;
+    ssh(&lab.b, &svc_a.key, A6).context("SSH B -> A IPv6")?;
+    download(
+        &lab.b,
+        &format!("http://{A4}:8080/file.bin"),
+        &lab.dir.join("to-b.bin"),
+        &svc_a.file_sha256,
+    )
+    .context("HTTP A -> B")?;
+    download(
+        &lab.a,
+        &format!("http://[{B6}]:8080/file.bin"),
+        &lab.dir.join("to-a.bin"),
+        &svc_b.file_sha256,
+    )
+    .context("HTTP B -> A")?;
+
+    // An outer Packet Too Big on the access link lowers the tunnel MTU to 1400 - 40.
+    inject_outer_ptb(&lab.rt, &coa, 1400)?;
+    wait_until("tunnel routes with mtu 1360", || {
+        Ok(lab
+            .mr
+            .ip(&["route", "show", "default"])?
+            .contains("mtu 1360"))
+    })
+    .with_context(|| lab.log("nemonetd-mr"))?;
+    if backend == "tun" {
+        let link = lab.mr.ip(&["link", "show", "nemo0"])?;
+        anyhow::ensure!(link.contains("mtu 1360"), "nemo0: {link}");
+    }
+    let log = lab.log("nemonetd-mr");
+    anyhow::ensure!(log.contains("tunnel MTU 1360"), "no log line:\n{log}");
+    let (_, out) = ping_df(&lab.a, false, 1432, B4);
+    anyhow::ensure!(
+        out.contains("mtu = 1360") || out.contains("mtu=1360"),
+        "A after the outer PTB:\n{out}"
+    );
+    let (ok, out) = ping_df(&lab.a, false, 1332, B4);
+    anyhow::ensure!(ok, "ping at the new MTU:\n{out}");
+
+    // Router Advertisements on the mobile network carry the tunnel MTU.
+    lab.a.sysctl("net.ipv6.conf.eth0.accept_ra=1")?;
+    wait_until("A's IPv6 MTU from the RA", || {
+        Ok(lab
+            .a
+            .run(&["cat", "/proc/sys/net/ipv6/conf/eth0/mtu"])?
+            .trim()
+            == "1360")
+    })?;
+    let route = lab.a.ip(&["-6", "route", "show", "2001:240:1:281::/64"])?;
+    println!("{backend}: A after the RA: {route}");
+    drop(lab);
+    Ok(())
+}
+
+#[test]
+fn pmtu_seg6() {
+    pmtu("seg6").unwrap();
+}
+
+#[test]
+fn pmtu_tun() {
+    pmtu("tun").unwrap();
+}
