@@ -2,9 +2,12 @@
 
 use crate::desired::{self, DesiredState, Links};
 use crate::error::{Error, Result};
-use crate::model::{HaBinding, MrRegistration, Role};
+use crate::model::{HaBinding, MrRegistration, Role, TunnelSettings};
 use crate::mss_clamp::{self, ClampSpec};
 use crate::netlink::Netlink;
+use crate::pmtu::icmp::{self, OuterPtb};
+use crate::pmtu::oversize::{self, OversizeSpec};
+use crate::pmtu::socket;
 use crate::reconcile;
 use crate::seg6_tunsrc;
 use crate::tun::{RelayStats, TunRelay};
@@ -15,6 +18,13 @@ pub use crate::reconcile::ApplyReport;
 
 /// IPv6 minimum link MTU: a tunnel smaller than this cannot carry IPv6 (RFC 8200).
 const MIN_TUNNEL_MTU: u32 = 1280;
+
+/// The last state applied, to apply again when the tunnel MTU changes.
+#[derive(Debug, Clone)]
+enum Applied {
+    Mr(Option<MrRegistration>),
+    Ha(Vec<HaBinding>),
+}
 
 /// The installed data plane of one MR or HA.
 ///
@@ -32,6 +42,9 @@ pub struct DataPlane {
     relay: Option<TunRelay>,
     /// The clamp last written to nftables; `None` until the first apply.
     clamp: Option<Option<ClampSpec>>,
+    /// The oversize path last installed; `None` until the first apply.
+    oversize: Option<Option<OversizeSpec>>,
+    applied: Option<Applied>,
 }
 
 impl DataPlane {
@@ -87,6 +100,8 @@ impl DataPlane {
             links: Links { egress, tun },
             relay,
             clamp: None,
+            oversize: None,
+            applied: None,
         })
     }
 
@@ -105,6 +120,7 @@ impl DataPlane {
             return Err(Error::WrongRole { role: "MR" });
         };
         let state = desired::mr_state(cfg, self.backend, self.links, registration);
+        self.applied = Some(Applied::Mr(registration.cloned()));
         self.apply(state).await
     }
 
@@ -114,13 +130,90 @@ impl DataPlane {
             return Err(Error::WrongRole { role: "HA" });
         };
         let state = desired::ha_state(cfg, self.backend, self.links, bindings);
+        self.applied = Some(Applied::Ha(bindings.to_vec()));
         self.apply(state).await
+    }
+
+    /// The current tunnel MTU (path MTU minus the outer header).
+    pub fn tunnel_mtu(&self) -> u32 {
+        self.role.tunnel().tunnel_mtu()
+    }
+
+    /// Changes the path MTU between the tunnel endpoints at run time: route MTUs, the TUN
+    /// device or the oversize path, the MSS clamp follow. False when nothing changed.
+    pub async fn set_path_mtu(&mut self, path_mtu: u32) -> Result<bool> {
+        if path_mtu.saturating_sub(TunnelSettings::ENCAP_OVERHEAD) < MIN_TUNNEL_MTU {
+            return Err(Error::Config(format!(
+                "path MTU {path_mtu} leaves a tunnel MTU below {MIN_TUNNEL_MTU}"
+            )));
+        }
+        if self.role.tunnel().path_mtu == path_mtu {
+            return Ok(false);
+        }
+        self.role.tunnel_mut().path_mtu = path_mtu;
+        let mtu = self.tunnel_mtu();
+        tracing::info!(path_mtu, tunnel_mtu = mtu, "tunnel MTU changed");
+        if let Some(tun) = self.links.tun {
+            self.nl.set_up_with_mtu(tun, mtu).await?;
+        }
+        match self.applied.clone() {
+            Some(Applied::Mr(reg)) => {
+                self.apply_mr(reg.as_ref()).await?;
+            }
+            Some(Applied::Ha(bindings)) => {
+                self.apply_ha(&bindings).await?;
+            }
+            None => {}
+        }
+        Ok(true)
+    }
+
+    /// An ICMPv6 Packet Too Big from the access network (RFC 2473 section 8): when it is
+    /// about a packet of our tunnel (outer source our endpoint, destination a registered
+    /// peer) the path MTU drops to the reported value (but never leaves a tunnel MTU below
+    /// 1280) and the inner sender is told the new tunnel MTU. Returns the tunnel MTU then
+    /// in force, `None` for a message about something else.
+    pub async fn outer_packet_too_big(&mut self, ptb: &OuterPtb) -> Result<Option<u32>> {
+        let ours = match (&self.applied, &self.role) {
+            (Some(Applied::Mr(Some(reg))), _) => {
+                ptb.outer_src == reg.coa && ptb.outer_dst == reg.ha
+            }
+            (Some(Applied::Ha(bindings)), Role::Ha(cfg)) => {
+                ptb.outer_src == cfg.ha_addr && bindings.iter().any(|b| b.coa == ptb.outer_dst)
+            }
+            _ => false,
+        };
+        if !ours {
+            tracing::debug!(src = %ptb.outer_src, dst = %ptb.outer_dst, "packet too big about no tunnel of ours");
+            return Ok(None);
+        }
+        let current = self.role.tunnel().path_mtu;
+        let floor = MIN_TUNNEL_MTU + TunnelSettings::ENCAP_OVERHEAD;
+        let path_mtu = ptb.mtu.clamp(floor, current);
+        tracing::info!(
+            reported = ptb.mtu,
+            peer = %ptb.outer_dst,
+            path_mtu,
+            "packet too big from inside the tunnel"
+        );
+        self.set_path_mtu(path_mtu).await?;
+        let mtu = self.tunnel_mtu();
+        if let Some((dst, msg)) = icmp::error_for_inner(&ptb.inner, mtu) {
+            match socket::send_error(dst, &msg) {
+                Ok(()) => {
+                    tracing::info!(to = %dst, tunnel_mtu = mtu, "relayed the packet too big to the inner sender")
+                }
+                Err(e) => tracing::warn!(to = %dst, error = %e, "relaying the packet too big"),
+            }
+        }
+        Ok(Some(mtu))
     }
 
     /// Removes everything this data plane installed (clean stop), restores the IPv6
     /// `lookup local` rule if it was moved, and closes the TUN device.
     pub async fn teardown(mut self) -> Result<()> {
         self.clamp = None;
+        self.oversize = None;
         let report = self.apply(DesiredState::default()).await?;
         tracing::info!(?report, "data plane torn down");
         Ok(())
@@ -153,6 +246,14 @@ impl DataPlane {
         if self.clamp.as_ref() != Some(&state.clamp) {
             mss_clamp::apply(&self.role.tunnel().nft_table, state.clamp.as_ref())?;
             self.clamp = Some(state.clamp);
+        }
+        if self.oversize.as_ref() != Some(&state.oversize) {
+            let table = oversize::nft_table(&self.role.tunnel().nft_table);
+            match &state.oversize {
+                Some(spec) => oversize::install(&self.nl, spec, &table).await?,
+                None => oversize::remove(&self.nl, &table).await?,
+            }
+            self.oversize = Some(state.oversize);
         }
         if report.changed() {
             tracing::info!(role = self.role.name(), ?report, "data plane updated");

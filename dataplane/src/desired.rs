@@ -3,6 +3,7 @@
 
 use crate::model::{HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings};
 use crate::mss_clamp::ClampSpec;
+use crate::pmtu::oversize::{IntoTunnel, OversizeSpec};
 use crate::tun::PeerTable;
 use crate::{Backend, DECAP_IPV4_TABLE, DECAP_IPV6_TABLE, DECAP_RULE_PREF, LOCAL_RULE_PREF};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -103,6 +104,8 @@ pub struct DesiredState {
     /// Outer source of seg6 encapsulation (the namespace's `ip sr tunsrc`); `None`
     /// resets it to `::`.
     pub tunsrc: Option<Ipv6Addr>,
+    /// The path of oversized packets (seg6 backend, while something is registered).
+    pub oversize: Option<OversizeSpec>,
 }
 
 /// Interface indexes the routes refer to.
@@ -215,6 +218,15 @@ impl<'a> Builder<'a> {
         self.state.routes.push(route);
     }
 
+    fn oversize(&mut self, into_tunnel: IntoTunnel) {
+        if self.backend == Backend::Seg6 {
+            self.state.oversize = Some(OversizeSpec {
+                tunnel_mtu: self.tunnel.tunnel_mtu(),
+                into_tunnel,
+            });
+        }
+    }
+
     fn clamp(&mut self, prefixes4: Vec<Ipv4Net>, prefixes6: Vec<Ipv6Net>) {
         self.state.clamp = ClampSpec::new(self.tunnel.tunnel_mtu(), prefixes4, prefixes6);
     }
@@ -247,6 +259,7 @@ pub fn mr_state(
         reg.mnp4.iter().map(|p| p.trunc()).collect(),
         reg.mnp6.iter().map(|p| p.trunc()).collect(),
     );
+    b.oversize(IntoTunnel::FromInterface(cfg.inside.clone()));
     b.state.peers = PeerTable {
         local: Some(reg.coa),
         routes: vec![
@@ -270,7 +283,9 @@ pub fn ha_state(
         routes: Vec::new(),
     };
     let (mut clamp4, mut clamp6) = (Vec::new(), Vec::new());
+    let mut home_addresses = Vec::new();
     for binding in bindings {
+        home_addresses.push(host6(binding.hoa));
         let dsts = binding
             .mnp4
             .iter()
@@ -284,6 +299,16 @@ pub fn ha_state(
         b.decap(cfg.ha_addr, binding.coa);
         clamp4.extend(binding.mnp4.iter().map(|p| p.trunc()));
         clamp6.extend(binding.mnp6.iter().map(|p| p.trunc()));
+    }
+    if !bindings.is_empty() {
+        let mut v6 = clamp6.clone();
+        v6.extend(home_addresses);
+        v6.sort();
+        v6.dedup();
+        let mut v4 = clamp4.clone();
+        v4.sort();
+        v4.dedup();
+        b.oversize(IntoTunnel::ToPrefixes { v4, v6 });
     }
     b.clamp(clamp4, clamp6);
     if !bindings.is_empty() {
@@ -363,6 +388,37 @@ mod tests {
         let clamp = s.clamp.unwrap();
         assert_eq!((clamp.mss4, clamp.mss6), (1420, 1400));
         assert_eq!(s.tunsrc, Some("2001:db8:200::5".parse().unwrap()));
+        let oversize = s.oversize.unwrap();
+        assert_eq!(oversize.tunnel_mtu, 1460);
+        assert_eq!(
+            oversize.into_tunnel,
+            IntoTunnel::FromInterface("in0".into())
+        );
+    }
+
+    #[test]
+    fn oversize_path_follows_the_path_mtu_and_is_seg6_only() {
+        let mut cfg = mr_cfg();
+        cfg.tunnel.path_mtu = 1400;
+        let r = reg("2001:db8:200::5");
+        let s = mr_state(&cfg, Backend::Seg6, LINKS, Some(&r));
+        assert_eq!(s.oversize.map(|o| o.tunnel_mtu), Some(1360));
+        assert!(s
+            .routes
+            .iter()
+            .filter(|r| r.table == MAIN_TABLE)
+            .all(|r| r.mtu == Some(1360)));
+        assert_eq!(s.clamp.map(|c| c.mss4), Some(1320));
+        assert!(mr_state(&cfg, Backend::Seg6, LINKS, None)
+            .oversize
+            .is_none());
+        let links = Links {
+            egress: 7,
+            tun: Some(9),
+        };
+        assert!(mr_state(&cfg, Backend::Tun, links, Some(&r))
+            .oversize
+            .is_none());
     }
 
     #[test]
@@ -437,6 +493,17 @@ mod tests {
         );
         assert_eq!(s.routes.len(), 5, "duplicates are dropped");
         assert_eq!(s.rules.len(), 3);
-        assert!(ha_state(&cfg, Backend::Seg6, LINKS, &[]).routes.is_empty());
+        assert_eq!(
+            s.oversize.unwrap().into_tunnel,
+            IntoTunnel::ToPrefixes {
+                v4: vec!["10.0.0.0/24".parse().unwrap()],
+                v6: vec![
+                    "2001:db8:280::beef/128".parse().unwrap(),
+                    "2001:db8:281::/64".parse().unwrap()
+                ],
+            }
+        );
+        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[]);
+        assert!(none.routes.is_empty() && none.oversize.is_none());
     }
 }

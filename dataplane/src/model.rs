@@ -116,6 +116,13 @@ impl Role {
         }
     }
 
+    pub fn tunnel_mut(&mut self) -> &mut TunnelSettings {
+        match self {
+            Role::Mr(c) => &mut c.tunnel,
+            Role::Ha(c) => &mut c.tunnel,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Role::Mr(_) => "MR",

@@ -89,7 +89,7 @@ pub fn apply(table: &str, spec: Option<&ClampSpec>) -> Result<()> {
     run_nft(&script)
 }
 
-fn run_nft(script: &str) -> Result<()> {
+pub(crate) fn run_nft(script: &str) -> Result<()> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())

@@ -126,6 +126,11 @@ impl Netlink {
         }
     }
 
+    /// The connection's handle, for the few requests without a helper here.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     pub async fn set_up_with_mtu(&self, index: u32, mtu: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).mtu(mtu).up().build();
         self.handle

@@ -80,3 +80,22 @@ pub fn no_redirects(ifname: &str) -> Result<()> {
     write("net.ipv4.conf.all.send_redirects", "0")?;
     write(&format!("net.ipv4.conf.{ifname}.send_redirects"), "0")
 }
+
+/// The veth pair of the oversize path (seg6 backend): no DAD and no Router Advertisements
+/// on either end; the return end forwards and does no reverse-path filtering (what comes
+/// back has the source of a host elsewhere).
+pub fn oversize_link(link: &str, return_link: &str) -> Result<()> {
+    for ifname in [link, return_link] {
+        write(&conf(ifname, "accept_dad"), "0")?;
+        write(&conf(ifname, "accept_ra"), "0")?;
+    }
+    write(&format!("net.ipv4.conf.{return_link}.rp_filter"), "0")?;
+    if read("net.ipv4.conf.all.rp_filter")? == "1" {
+        tracing::warn!("net.ipv4.conf.all.rp_filter is 1 (strict): oversized IPv4 packets coming back from the oversize path will be dropped");
+    }
+    write(&conf(return_link, "forwarding"), "1")?;
+    if per_interface_forwarding() {
+        write(&conf(return_link, "force_forwarding"), "1")?;
+    }
+    Ok(())
+}

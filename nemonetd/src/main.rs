@@ -3,6 +3,7 @@
 mod cli;
 mod owner;
 mod plane;
+mod ra;
 
 use std::process::ExitCode;
 

@@ -29,6 +29,9 @@ struct Plane {
     /// The running data plane; on an MR it is rebuilt when the CoA moves to another uplink.
     dp: Option<(String, DataPlane)>,
     desired: Desired,
+    /// The path MTU learnt from Packet Too Big messages (kept across data plane rebuilds
+    /// on the same uplink).
+    path_mtu: u32,
 }
 
 pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
@@ -72,10 +75,44 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
             Role::MobileRouter => Desired::Mr(None),
             Role::HomeAgent => Desired::Ha(BTreeMap::new()),
         },
+        path_mtu: TunnelSettings::default().path_mtu,
     };
     plane.resync(&mut bus).await;
+    let ptbs = dataplane::PtbSocket::open().context("ICMPv6 socket for Packet Too Big")?;
+    let advertiser = match &plane.inside {
+        Some((ifname, _)) => Some(
+            crate::ra::Advertiser::open(ifname)
+                .with_context(|| format!("router advertisements on {ifname}"))?,
+        ),
+        None => None,
+    };
+    let mut ra_timer = tokio::time::interval(crate::ra::INTERVAL);
     loop {
         tokio::select! {
+            _ = ra_timer.tick(), if advertiser.is_some() => {
+                if let Some(a) = &advertiser {
+                    a.send(plane.tunnel_mtu());
+                }
+            }
+            rs = async { match &advertiser { Some(a) => a.solicited().await, None => std::future::pending().await } } => {
+                match (rs, &advertiser) {
+                    (Ok(()), Some(a)) => a.send(plane.tunnel_mtu()),
+                    (Err(e), _) => tracing::warn!("router solicitations: {e}"),
+                    _ => {}
+                }
+            }
+            ptb = ptbs.recv() => match ptb {
+                Ok(ptb) => {
+                    let before = plane.tunnel_mtu();
+                    plane.outer_ptb(&ptb).await;
+                    if plane.tunnel_mtu() != before {
+                        if let Some(a) = &advertiser {
+                            a.send(plane.tunnel_mtu());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("Packet Too Big socket: {e}"),
+            },
             ev = daemon.next_event() => match ev {
                 Event::Stop { mode, .. } => {
                     plane.stop(mode).await;
@@ -279,7 +316,10 @@ impl Plane {
         if self.dp.as_ref().is_none_or(|(i, _)| i != egress) {
             // A new uplink: the new data plane reconciles away the old one's routes.
             self.dp = None;
-            let tunnel = TunnelSettings::default();
+            let tunnel = TunnelSettings {
+                path_mtu: self.path_mtu,
+                ..TunnelSettings::default()
+            };
             let role = match (&self.role, &self.inside) {
                 (Role::MobileRouter, Some((inside, v4))) => dataplane::Role::Mr(MrConfig {
                     uplink: egress.to_string(),
@@ -326,6 +366,34 @@ impl Plane {
             Ok(report) if report.changed() => tracing::info!("data plane: {report:?}"),
             Ok(_) => {}
             Err(e) => tracing::error!("data plane: {e:#}"),
+        }
+    }
+
+    /// The tunnel MTU in force (or the configured one before the first data plane).
+    fn tunnel_mtu(&self) -> u32 {
+        match &self.dp {
+            Some((_, dp)) => dp.tunnel_mtu(),
+            None => self.path_mtu - TunnelSettings::ENCAP_OVERHEAD,
+        }
+    }
+
+    /// A Packet Too Big about one of our tunnel packets lowers the tunnel MTU (and is
+    /// relayed to the inner sender by the data plane).
+    async fn outer_ptb(&mut self, ptb: &dataplane::OuterPtb) {
+        let Some((_, dp)) = self.dp.as_mut() else {
+            return;
+        };
+        match dp.outer_packet_too_big(ptb).await {
+            Ok(Some(mtu)) => {
+                self.path_mtu = mtu + TunnelSettings::ENCAP_OVERHEAD;
+                tracing::info!(
+                    "packet too big ({}) from inside the tunnel to {}: tunnel MTU {mtu}",
+                    ptb.mtu,
+                    ptb.outer_dst
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("lowering the tunnel MTU: {e}"),
         }
     }
 
