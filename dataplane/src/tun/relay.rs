@@ -30,8 +30,6 @@ struct Counters {
     decapsulated: AtomicU64,
     tun_writes: AtomicU64,
     rejected: AtomicU64,
-    dbg_batches: AtomicU64,
-    dbg_polls: AtomicU64,
 }
 
 /// A snapshot of the relay's counters.
@@ -235,13 +233,6 @@ impl TunRelay {
 
 impl Drop for TunRelay {
     fn drop(&mut self) {
-        eprintln!(
-            "DBG batches {} polls {} decap {} writes {}",
-            self.counters.dbg_batches.load(Ordering::Relaxed),
-            self.counters.dbg_polls.load(Ordering::Relaxed),
-            self.counters.decapsulated.load(Ordering::Relaxed),
-            self.counters.tun_writes.load(Ordering::Relaxed)
-        );
         let one: u64 = 1;
         // SAFETY: writing 8 bytes to an eventfd we own.
         unsafe {
@@ -356,8 +347,6 @@ fn decap_loop(
             counters.send_errors.fetch_add(1, Ordering::Relaxed);
         }
     };
-    let mut idle_since: Option<std::time::Instant> = None;
-    let spin: u64 = std::env::var("DBG_SPIN").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     loop {
         let mut idle = true;
         for (sock, proto) in receivers {
@@ -370,9 +359,6 @@ fn decap_loop(
                 }
             };
             idle = idle && n == 0;
-            if n > 0 {
-                counters.dbg_batches.fetch_add(1, Ordering::Relaxed);
-            }
             let table = read_peers(peers);
             for i in 0..n {
                 let accepted = batch.packet(i).filter(|(payload, src, dst)| {
@@ -392,23 +378,10 @@ fn decap_loop(
         }
         // A run may continue in the next batch; it is written out once the sockets are
         // drained, before sleeping.
-        if !idle {
-            idle_since = None;
-        } else {
+        if idle {
             coalescer.flush(&mut emit);
-            let spin: u64 = std::env::var("DBG_SPIN")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let since = *idle_since.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed().as_micros() as u64 >= spin {
-                idle_since = None;
-                counters.dbg_polls.fetch_add(1, Ordering::Relaxed);
-                if !wait_readable(&fds, stop) {
-                    return;
-                }
-            } else {
-                std::hint::spin_loop();
+            if !wait_readable(&fds, stop) {
+                return;
             }
         }
     }
