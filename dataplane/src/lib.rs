@@ -28,6 +28,24 @@
 //! plain routes `dev nemo0` (MTU 1460) and no rules: the relay checks the outer source.
 //! Both backends: nftables `table inet <nft_table>` clamping the TCP MSS of SYNs from or
 //! to the registered prefixes to tunnel MTU - 40 (IPv4) / - 60 (IPv6).
+//!
+//! Path MTU (RFC 2473 sections 7 and 8; module `pmtu`): the seg6 backend adds a path for
+//! packets longer than the tunnel MTU, which the kernel's seg6 encapsulation would drop
+//! without a word. While registered:
+//! ```text
+//! nft table inet <nft_table>_pmtu: prerouting, packets into the tunnel (MR: iif INSIDE;
+//!     HA: to the MNPs/home addresses) with tunnel MTU < length <= largest interface MTU
+//!     -> meta mark 0xa8 (IPv6: at most 100/s, the kernel does not rate-limit PTBs)
+//! ip rule / ip -6 rule: pref 150 fwmark 0xa8 lookup 16880
+//! table 16880: default via 169.254.168.2 / fe80::a8:2 dev nemo-pmtu (proto static)
+//! veth nemo-pmtu <-> nemo-pmtu-rx, MTU = tunnel MTU
+//! ```
+//! The kernel forwarding into `nemo-pmtu` sends Fragmentation Needed / Packet Too Big with
+//! the tunnel MTU, or fragments IPv4 without DF; what fits comes back on `nemo-pmtu-rx`
+//! and takes the seg6 route. The tun backend needs none of it: `nemo0` has the tunnel MTU.
+//! [`DataPlane::outer_packet_too_big`] (fed by a [`PtbSocket`]) lowers the tunnel MTU when
+//! the access network reports a narrower path, and [`DataPlane::set_path_mtu`] changes it
+//! at run time: route MTUs, `nemo0`, the oversize path and the MSS clamp follow.
 
 mod backend;
 mod dataplane;

@@ -104,12 +104,31 @@ fn download(ns: &Netns, url: &str, dest: &Path, want: &str) -> Result<()> {
 /// An ICMPv6 Packet Too Big from the router on the foreign link to the MR's care-of
 /// address, quoting a tunnel packet (CoA -> HA, IPv4 inside, DF) from A to B.
 fn inject_outer_ptb(rt: &Netns, coa: &str, mtu: u32) -> Result<()> {
-    let script = format!(
-        "from scapy.all import *\n\
-         inner = IP(src='{A4}', dst='{B4}', flags='DF')/ICMP()/(b'x' * 1400)\n\
-         outer = IPv6(src='{coa}', dst='{HA6}', nh=4)/inner\n\
-         send(IPv6(src='2001:240:1:200::1', dst='{coa}')/ICMPv6PacketTooBig(mtu={mtu})/bytes(outer)[:1232], verbose=0)\n"
-    );
+    scapy_ptb(
+        rt,
+        &format!(
+            "inner = IP(src='{A4}', dst='{B4}', flags='DF')/ICMP()/(b'x' * 1400)\n\
+             outer = IPv6(src='{coa}', dst='{HA6}', nh=4)/inner\n\
+             send(IPv6(src='2001:240:1:200::1', dst='{coa}')/ICMPv6PacketTooBig(mtu={mtu})/bytes(outer)[:1232], verbose=0)\n"
+        ),
+    )
+}
+
+/// The same on the home side: a Packet Too Big to the HA about a tunnel packet (HA ->
+/// CoA, IPv6 inside) from B to A.
+fn inject_outer_ptb_at_ha(rt: &Netns, coa: &str, mtu: u32) -> Result<()> {
+    scapy_ptb(
+        rt,
+        &format!(
+            "inner = IPv6(src='{B6}', dst='{A6}')/ICMPv6EchoRequest()/(b'x' * 1400)\n\
+             outer = IPv6(src='{HA6}', dst='{coa}', nh=41)/inner\n\
+             send(IPv6(src='2001:240:1:280::fe', dst='{HA6}')/ICMPv6PacketTooBig(mtu={mtu})/bytes(outer)[:1232], verbose=0)\n"
+        ),
+    )
+}
+
+fn scapy_ptb(rt: &Netns, body: &str) -> Result<()> {
+    let script = format!("from scapy.all import *\n{body}");
     let out = rt
         .command("/usr/bin/python3")
         .args(["-c", &script])
@@ -224,6 +243,29 @@ fn pmtu(backend: &str) -> Result<()> {
     );
     let (ok, out) = ping_df(&lab.a, false, 1332, B4);
     anyhow::ensure!(ok, "ping at the new MTU:\n{out}");
+
+    // The same on the HA: its tunnel MTU drops to 1380 - 40, and B hears of it.
+    inject_outer_ptb_at_ha(&lab.rt, &coa, 1380)?;
+    wait_until("HA tunnel routes with mtu 1340", || {
+        Ok(lab
+            .ha
+            .ip(&["route", "show", "10.0.0.0/24"])?
+            .contains("mtu 1340"))
+    })
+    .with_context(|| lab.log("nemonetd-ha"))?;
+    // The relayed Packet Too Big reached B: its route to A carries the new MTU.
+    wait_until("B's path MTU to A from the relayed PTB", || {
+        Ok(lab.b.ip(&["-6", "route", "get", A6])?.contains("mtu 1340"))
+    })
+    .with_context(|| lab.b.ip(&["-6", "route", "get", A6]).unwrap_or_default())?;
+    // IPv4 from B (its cache still says 1460) now hears 1340 from the HA.
+    let (_, out) = ping_df(&lab.b, false, 1432, A4);
+    anyhow::ensure!(
+        out.contains("mtu = 1340") || out.contains("mtu=1340"),
+        "B after the outer PTB at the HA:\n{out}"
+    );
+    let (ok, out) = ping_df(&lab.b, false, 1312, A4);
+    anyhow::ensure!(ok, "ping B -> A at the new MTU:\n{out}");
 
     // Router Advertisements on the mobile network carry the tunnel MTU.
     lab.a.sysctl("net.ipv6.conf.eth0.accept_ra=1")?;

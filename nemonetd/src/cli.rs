@@ -22,6 +22,20 @@ pub enum Role {
 /// bidirectional tunnel between home agent and mobile router and the IPv6 and IPv4 routes of
 /// the mobile network prefixes through it, in one step; removes them on deregistration or
 /// expiry. The backend (kernel seg6 encapsulation, or a TUN device) comes from `data-plane`.
+///
+/// Path MTU: the tunnel is 40 bytes narrower than the path between MR and HA (1460 on an
+/// MTU-1500 access network). nemonetd clamps the TCP MSS of connections through the tunnel,
+/// answers packets that do not fit with ICMPv4 Fragmentation Needed (DF set) or ICMPv6
+/// Packet Too Big carrying the tunnel MTU, fragments IPv4 without DF, and lowers the tunnel
+/// MTU when the access network itself sends a Packet Too Big about a tunnel packet (relaying
+/// it to the inner sender; the configured MTU is tried again after 10 minutes). With -m it
+/// also sends Router Advertisements on the mobile-network-interface every 10 s (and on a
+/// Router Solicitation or an MTU change) with the IPv6 prefixes of that interface and an MTU
+/// option of the tunnel MTU, so IPv6 hosts size their packets from the start. Do not run
+/// radvd on that interface as well. IPv4 has no such option: give IPv4 hosts of the mobile
+/// network an MTU of 1460 (DHCP option 26, or statically) to avoid the round trip of a
+/// Fragmentation Needed; hosts left at 1500 still work through path MTU discovery and MSS
+/// clamping, as long as nothing between them filters ICMP.
 #[derive(Debug, Parser)]
 #[command(
     name = "nemonetd",

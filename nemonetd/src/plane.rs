@@ -13,6 +13,7 @@ use shisa_config::{Config, DataPlane as DataPlaneSetting};
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
 /// What this node's data plane must carry.
 enum Desired {
@@ -32,7 +33,14 @@ struct Plane {
     /// The path MTU learnt from Packet Too Big messages (kept across data plane rebuilds
     /// on the same uplink).
     path_mtu: u32,
+    /// When a Packet Too Big last lowered it.
+    lowered_at: Option<Instant>,
 }
+
+/// How long a lowered path MTU stands before the configured one is tried again
+/// (RFC 8201 section 4: at least 5 minutes, 10 recommended). A path that is still narrow
+/// answers the next large packet with another Packet Too Big.
+const PMTU_RAISE_AFTER: Duration = Duration::from_secs(600);
 
 pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     let config = daemon.config();
@@ -76,6 +84,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
             Role::HomeAgent => Desired::Ha(BTreeMap::new()),
         },
         path_mtu: TunnelSettings::default().path_mtu,
+        lowered_at: None,
     };
     plane.resync(&mut bus).await;
     let ptbs = dataplane::PtbSocket::open().context("ICMPv6 socket for Packet Too Big")?;
@@ -87,8 +96,16 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         None => None,
     };
     let mut ra_timer = tokio::time::interval(crate::ra::INTERVAL);
+    let mut pmtu_timer = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
+            _ = pmtu_timer.tick() => {
+                if plane.raise_path_mtu().await {
+                    if let Some(a) = &advertiser {
+                        a.send(plane.tunnel_mtu());
+                    }
+                }
+            }
             _ = ra_timer.tick(), if advertiser.is_some() => {
                 if let Some(a) = &advertiser {
                     a.send(plane.tunnel_mtu());
@@ -386,6 +403,7 @@ impl Plane {
         match dp.outer_packet_too_big(ptb).await {
             Ok(Some(mtu)) => {
                 self.path_mtu = mtu + TunnelSettings::ENCAP_OVERHEAD;
+                self.lowered_at = Some(Instant::now());
                 tracing::info!(
                     "packet too big ({}) from inside the tunnel to {}: tunnel MTU {mtu}",
                     ptb.mtu,
@@ -394,6 +412,37 @@ impl Plane {
             }
             Ok(None) => {}
             Err(e) => tracing::error!("lowering the tunnel MTU: {e}"),
+        }
+    }
+
+    /// Back to the configured path MTU once a lowered one is old enough; true if raised.
+    async fn raise_path_mtu(&mut self) -> bool {
+        if self
+            .lowered_at
+            .is_none_or(|t| t.elapsed() < PMTU_RAISE_AFTER)
+        {
+            return false;
+        }
+        self.lowered_at = None;
+        self.path_mtu = TunnelSettings::default().path_mtu;
+        let Some((_, dp)) = self.dp.as_mut() else {
+            return false;
+        };
+        match dp.set_path_mtu(self.path_mtu).await {
+            Ok(changed) => {
+                if changed {
+                    tracing::info!(
+                        "path MTU back to {} after {PMTU_RAISE_AFTER:?}: tunnel MTU {}",
+                        self.path_mtu,
+                        dp.tunnel_mtu()
+                    );
+                }
+                changed
+            }
+            Err(e) => {
+                tracing::error!("raising the tunnel MTU: {e}");
+                false
+            }
         }
     }
 
