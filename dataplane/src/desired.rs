@@ -104,7 +104,8 @@ pub struct DesiredState {
     /// Outer source of seg6 encapsulation (the namespace's `ip sr tunsrc`); `None`
     /// resets it to `::`.
     pub tunsrc: Option<Ipv6Addr>,
-    /// The path of oversized packets (seg6 backend, while something is registered).
+    /// Oversized packets into the tunnel (while something is registered): steered to the
+    /// kernel's ICMP errors (seg6), Packet Too Big rate bounded (both backends).
     pub oversize: Option<OversizeSpec>,
 }
 
@@ -219,12 +220,11 @@ impl<'a> Builder<'a> {
     }
 
     fn oversize(&mut self, into_tunnel: IntoTunnel) {
-        if self.backend == Backend::Seg6 {
-            self.state.oversize = Some(OversizeSpec {
-                tunnel_mtu: self.tunnel.tunnel_mtu(),
-                into_tunnel,
-            });
-        }
+        self.state.oversize = Some(OversizeSpec {
+            tunnel_mtu: self.tunnel.tunnel_mtu(),
+            into_tunnel,
+            steer: self.backend == Backend::Seg6,
+        });
     }
 
     fn clamp(&mut self, prefixes4: Vec<Ipv4Net>, prefixes6: Vec<Ipv6Net>) {
@@ -397,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn oversize_path_follows_the_path_mtu_and_is_seg6_only() {
+    fn oversize_path_follows_the_path_mtu_and_steers_on_seg6_only() {
         let mut cfg = mr_cfg();
         cfg.tunnel.path_mtu = 1400;
         let r = reg("2001:db8:200::5");
@@ -416,9 +416,11 @@ mod tests {
             egress: 7,
             tun: Some(9),
         };
-        assert!(mr_state(&cfg, Backend::Tun, links, Some(&r))
+        let tun = mr_state(&cfg, Backend::Tun, links, Some(&r))
             .oversize
-            .is_none());
+            .unwrap();
+        assert!(!tun.steer, "the TUN device has the tunnel MTU itself");
+        assert_eq!(tun.tunnel_mtu, 1360);
     }
 
     #[test]

@@ -42,7 +42,8 @@
 //! ```
 //! The kernel forwarding into `nemo-pmtu` sends Fragmentation Needed / Packet Too Big with
 //! the tunnel MTU, or fragments IPv4 without DF; what fits comes back on `nemo-pmtu-rx`
-//! and takes the seg6 route. The tun backend needs none of it: `nemo0` has the tunnel MTU.
+//! and takes the seg6 route. The tun backend needs no steering (`nemo0` has the tunnel
+//! MTU); it gets only the IPv6 rate bound of the same nftables table.
 //! [`DataPlane::outer_packet_too_big`] (fed by a [`PtbSocket`]) lowers the tunnel MTU when
 //! the access network reports a narrower path, and [`DataPlane::set_path_mtu`] changes it
 //! at run time: route MTUs, `nemo0`, the oversize path and the MSS clamp follow.

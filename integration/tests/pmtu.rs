@@ -234,6 +234,12 @@ fn pmtu(backend: &str) -> Result<()> {
         let link = lab.mr.ip(&["link", "show", "nemo0"])?;
         anyhow::ensure!(link.contains("mtu 1360"), "nemo0: {link}");
     }
+    // Packet Too Big has a bounded rate on both backends (the kernel does not bound it).
+    let (_, nft) = Lab::try_run(&lab.mr, &["nft", "list", "table", "inet", "nemonetd_pmtu"]);
+    anyhow::ensure!(
+        nft.contains("meta length > 1360") && nft.contains("limit rate over 100/second"),
+        "MR nft:\n{nft}"
+    );
     let log = lab.log("nemonetd-mr");
     anyhow::ensure!(log.contains("tunnel MTU 1360"), "no log line:\n{log}");
     let (_, out) = ping_df(&lab.a, false, 1432, B4);

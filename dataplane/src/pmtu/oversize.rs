@@ -12,6 +12,8 @@
 //! match: the fast path is one length comparison longer.
 //!
 //! Stateless on purpose: no conntrack, so no defragmentation undoes the fragments.
+//! The tun backend gets the same table without the marks: its device has the tunnel MTU,
+//! and only the rate of Packet Too Big needs a bound.
 //!
 //! ```text
 //! nft: table inet <nft_table>_pmtu, prerouting: <into the tunnel> meta length > MTU
@@ -68,6 +70,9 @@ pub enum IntoTunnel {
 pub struct OversizeSpec {
     pub tunnel_mtu: u32,
     pub into_tunnel: IntoTunnel,
+    /// seg6: steer oversized packets through the veth pair. The tun backend's device has
+    /// the tunnel MTU, so there only the rate of Packet Too Big needs bounding.
+    pub steer: bool,
 }
 
 impl OversizeSpec {
@@ -79,31 +84,38 @@ impl OversizeSpec {
             "table inet {table} {{\n  chain prerouting {{\n    type filter hook prerouting priority mangle; policy accept;\n"
         );
         let size = format!("meta length > {mtu} meta length <= {}", largest.max(mtu));
-        let limit = format!("limit rate {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets");
-        let mark = format!("meta mark set {MARK:#x}");
-        match &self.into_tunnel {
-            IntoTunnel::FromInterface(ifname) => {
-                let _ = writeln!(
-                    s,
-                    "    iifname \"{ifname}\" meta nfproto ipv4 {size} counter {mark}\n    iifname \"{ifname}\" meta nfproto ipv6 {size} counter {limit} {mark}"
-                );
-            }
-            IntoTunnel::ToPrefixes { v4, v6 } => {
-                let set = |items: Vec<String>| items.join(", ");
-                if !v4.is_empty() {
-                    let _ = writeln!(
-                        s,
-                        "    iifname != \"{RETURN_LINK}\" ip daddr {{ {} }} {size} {mark}",
-                        set(v4.iter().map(ToString::to_string).collect())
-                    );
-                }
-                if !v6.is_empty() {
-                    let _ = writeln!(
-                        s,
-                        "    iifname != \"{RETURN_LINK}\" ip6 daddr {{ {} }} {size} {limit} {mark}",
-                        set(v6.iter().map(ToString::to_string).collect())
-                    );
-                }
+        let join = |items: Vec<String>| items.join(", ");
+        let (m4, m6) = match &self.into_tunnel {
+            IntoTunnel::FromInterface(ifname) => (
+                Some(format!("iifname \"{ifname}\" meta nfproto ipv4")),
+                Some(format!("iifname \"{ifname}\" meta nfproto ipv6")),
+            ),
+            IntoTunnel::ToPrefixes { v4, v6 } => (
+                (!v4.is_empty()).then(|| {
+                    format!(
+                        "iifname != \"{RETURN_LINK}\" ip daddr {{ {} }}",
+                        join(v4.iter().map(ToString::to_string).collect())
+                    )
+                }),
+                (!v6.is_empty()).then(|| {
+                    format!(
+                        "iifname != \"{RETURN_LINK}\" ip6 daddr {{ {} }}",
+                        join(v6.iter().map(ToString::to_string).collect())
+                    )
+                }),
+            ),
+        };
+        // The kernel rate-limits Fragmentation Needed but not Packet Too Big: oversized
+        // IPv6 beyond the rate is dropped here, before it can cause one.
+        if let Some(m6) = &m6 {
+            let _ = writeln!(
+                s,
+                "    {m6} {size} limit rate over {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets counter drop"
+            );
+        }
+        if self.steer {
+            for m in [m4, m6].into_iter().flatten() {
+                let _ = writeln!(s, "    {m} {size} counter meta mark set {MARK:#x}");
             }
         }
         s.push_str("  }\n}\n");
@@ -134,7 +146,18 @@ pub fn largest_interface_mtu() -> u32 {
 
 /// Installs (or updates the MTU of) the oversize path, then the marking rules.
 pub async fn install(nl: &Netlink, spec: &OversizeSpec, nft_table: &str) -> Result<()> {
-    let mtu = spec.tunnel_mtu;
+    if spec.steer {
+        install_path(nl, spec.tunnel_mtu).await?;
+    } else {
+        remove_path(nl).await?;
+    }
+    crate::mss_clamp::run_nft(&format!(
+        "table inet {nft_table}\ndelete table inet {nft_table}\n{}",
+        spec.ruleset(nft_table, largest_interface_mtu())
+    ))
+}
+
+async fn install_path(nl: &Netlink, mtu: u32) -> Result<()> {
     let (link, ret) = match (Netlink::ifindex(LINK), Netlink::ifindex(RETURN_LINK)) {
         (Ok(l), Ok(r)) => (l, r),
         _ => create_pair(nl).await?,
@@ -190,20 +213,20 @@ pub async fn install(nl: &Netlink, spec: &OversizeSpec, nft_table: &str) -> Resu
             r => r.map_err(nl_err("oversize rule"))?,
         }
     }
-    crate::mss_clamp::run_nft(&format!(
-        "table inet {nft_table}\ndelete table inet {nft_table}\n{}",
-        spec.ruleset(nft_table, largest_interface_mtu())
-    ))?;
     tracing::info!(tunnel_mtu = mtu, "oversized packets go through {LINK}");
     Ok(())
 }
 
-/// Removes the marking, the rules and the veth pair (its routes go with it). Whatever is
+/// Removes the nftables table, the rules and the veth pair (its routes go with it). Whatever is
 /// already gone is fine.
 pub async fn remove(nl: &Netlink, nft_table: &str) -> Result<()> {
     crate::mss_clamp::run_nft(&format!(
         "table inet {nft_table}\ndelete table inet {nft_table}\n"
     ))?;
+    remove_path(nl).await
+}
+
+async fn remove_path(nl: &Netlink) -> Result<()> {
     let h = nl.handle();
     for version in [IpVersion::V4, IpVersion::V6] {
         let rules: Vec<RuleMessage> = h
@@ -271,16 +294,41 @@ mod tests {
         let spec = OversizeSpec {
             tunnel_mtu: 1460,
             into_tunnel: IntoTunnel::FromInterface("eth1".into()),
+            steer: true,
         };
         let text = spec.ruleset("t_pmtu", 1500);
         assert!(text.contains(
             "iifname \"eth1\" meta nfproto ipv4 meta length > 1460 meta length <= 1500 counter meta mark set 0xa8"
         ));
         assert!(text.contains(
-            "meta nfproto ipv6 meta length > 1460 meta length <= 1500 counter limit rate 100/second"
+            "iifname \"eth1\" meta nfproto ipv6 meta length > 1460 meta length <= 1500 limit rate over 100/second burst 100 packets counter drop"
+        ));
+        assert!(text.contains(
+            "meta nfproto ipv6 meta length > 1460 meta length <= 1500 counter meta mark set 0xa8"
         ));
         assert!(text.contains("hook prerouting"));
         assert!(!text.contains("ct "), "stateless: no conntrack");
+        let limit = text.find("limit rate over").unwrap();
+        assert!(
+            limit
+                < text
+                    .find("nfproto ipv6 meta length > 1460 meta length <= 1500 counter meta mark")
+                    .unwrap(),
+            "the limit comes first"
+        );
+    }
+
+    #[test]
+    fn tun_backend_only_bounds_the_packet_too_big_rate() {
+        let spec = OversizeSpec {
+            tunnel_mtu: 1460,
+            into_tunnel: IntoTunnel::FromInterface("eth1".into()),
+            steer: false,
+        };
+        let text = spec.ruleset("t", 1500);
+        assert!(text.contains("limit rate over 100/second"));
+        assert!(!text.contains("mark set"));
+        assert!(!text.contains("ipv4"));
     }
 
     #[test]
@@ -294,9 +342,12 @@ mod tests {
                     "2001:db8:280::beef/128".parse().unwrap(),
                 ],
             },
+            steer: true,
         };
         let text = spec.ruleset("t", 9000);
-        assert!(text.contains("ip daddr { 10.0.0.0/24 } meta length > 1360 meta length <= 9000"));
+        assert!(text.contains(
+            "ip daddr { 10.0.0.0/24 } meta length > 1360 meta length <= 9000 counter meta mark set 0xa8"
+        ));
         assert!(text.contains("ip6 daddr { 2001:db8:281::/64, 2001:db8:280::beef/128 }"));
         assert!(text.contains(&format!("iifname != \"{RETURN_LINK}\"")));
         // A larger tunnel MTU than any interface still gives a well-formed (empty) range.
