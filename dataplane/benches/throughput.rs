@@ -2,7 +2,12 @@
 //! behind the HA, end hosts at MTU 1500: plain IPv4 routing (no tunnel, same namespaces),
 //! the seg6 backend and the tun backend. The three are measured in turn, round after
 //! round, so that load from other work on the machine hits them alike; medians are
-//! reported. Run as root: `cargo bench -p dataplane`.
+//! reported. Run as root: `cargo bench -p dataplane`. For the tun backend it also prints the
+//! relay's packet/syscall counts (how well TSO reads and coalesced writes batch, how many ACKs
+//! cross the tunnel) and the CPU share of the relay threads, which shows the bottleneck: the
+//! MR's encapsulating thread runs a whole core, because on one machine the per-packet work of
+//! the transit router and the HA's receive path happens inside its sendmmsg(2).
+//! DATAPLANE_BENCH=tun|seg6 measures one backend, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -12,6 +17,7 @@ use common::*;
 use dataplane::Backend;
 
 const SECONDS: u32 = 5;
+/// Rounds unless DATAPLANE_BENCH_ROUNDS says otherwise (more rounds for noisy machines).
 const ROUNDS: usize = 3;
 
 /// IPv4 on the transit links and static routes: the same path without a tunnel.
@@ -47,15 +53,36 @@ fn measure(t: &Topology, path: Path) -> Result<f64> {
         Path::Tunnel(b) => t.register(b, COA1)?,
     }
     ping(&t.a, &[B4])?;
+    let before = thread_cpu();
     let gbps = iperf(&t.a, &t.b, B4, SECONDS, false)? / 1e9;
+    let used: Vec<String> = thread_cpu()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("nemo-"))
+        .map(|(name, t)| {
+            let t0 = before.iter().find(|(n, _)| *n == name).map_or(0.0, |b| b.1);
+            format!("{name} {:.0}%", 100.0 * (t - t0) / f64::from(SECONDS))
+        })
+        .collect();
+    if !used.is_empty() {
+        println!(
+            "    relay threads (MR+HA, share of one core): {}",
+            used.join(", ")
+        );
+    }
     match path {
         Path::Plain => plain_routing(t, false)?,
         Path::Tunnel(_) => {
             if let Some(stats) = t.mr_node.relay_stats()? {
                 let ha = t.ha_node.relay_stats()?.unwrap_or_default();
                 println!(
-                    "    tun relay: MR {} packets in {} TUN reads, HA {} packets in {} TUN writes",
-                    stats.encapsulated, stats.tun_reads, ha.decapsulated, ha.tun_writes
+                    "    tun relay: MR {} packets in {} TUN reads, HA {} packets in {} TUN writes; \
+                     ACKs: HA {} packets, MR {} TUN writes",
+                    stats.encapsulated,
+                    stats.tun_reads,
+                    ha.decapsulated,
+                    ha.tun_writes,
+                    ha.encapsulated,
+                    stats.tun_writes
                 );
             }
             t.mr_node.teardown()?;
@@ -63,6 +90,37 @@ fn measure(t: &Topology, path: Path) -> Result<f64> {
         }
     }
     Ok(gbps)
+}
+
+/// CPU seconds used so far by this process's threads, per thread name (the relay's
+/// threads of MR and HA share names, so their times add up).
+fn thread_cpu() -> Vec<(String, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut out: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state ..."; utime and stime are fields 14 and 15.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+            .sum();
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, t)) => *t += ticks / hz,
+            None => out.push((name, ticks / hz)),
+        }
+    }
+    out
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -97,11 +155,16 @@ fn main() -> Result<()> {
             Path::Tunnel(Backend::Tun),
         ],
     };
+    let rounds = std::env::var("DATAPLANE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(ROUNDS);
     let t = Topology::new()?;
     plain_addresses(&t)?;
     println!("load average before: {}", load());
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
         for (i, &path) in paths.iter().enumerate() {
             let gbps = measure(&t, path)?;
             let name = match path {
@@ -113,7 +176,7 @@ fn main() -> Result<()> {
         }
     }
     println!("load average after: {}", load());
-    println!("single-stream TCP A->B, MTU 1500, iperf3 -t {SECONDS}, median of {ROUNDS}:");
+    println!("single-stream TCP A->B, MTU 1500, iperf3 -t {SECONDS}, median of {rounds}:");
     let medians: Vec<f64> = samples.into_iter().map(median).collect();
     let plain = if paths[0] == Path::Plain {
         Some(medians[0])
