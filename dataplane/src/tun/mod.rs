@@ -8,6 +8,7 @@ mod device;
 mod offload;
 mod packet;
 mod relay;
+mod ring;
 
 pub use device::TunDevice;
 pub use relay::{RelayStats, TunRelay};
