@@ -8,7 +8,6 @@ mod device;
 mod offload;
 mod packet;
 mod relay;
-mod ring;
 
 pub use device::TunDevice;
 pub use relay::{RelayStats, TunRelay};

@@ -320,11 +320,6 @@ impl Coalescer {
         }
     }
 
-    /// Whether a run is waiting for more segments.
-    pub fn pending(&self) -> bool {
-        self.run.is_some()
-    }
-
     /// Emits the pending run, if any.
     pub fn flush(&mut self, emit: &mut impl FnMut(&VnetHdr, &[u8])) {
         let Some(run) = self.run.take() else {

@@ -30,31 +30,6 @@ pub fn payload_matches(next_header: u8, payload: &[u8]) -> bool {
     }
 }
 
-/// An encapsulated packet as it arrived: outer addresses, next header and inner packet.
-pub struct Decapsulated<'a> {
-    pub src: Ipv6Addr,
-    pub dst: Ipv6Addr,
-    pub next_header: u8,
-    pub payload: &'a [u8],
-}
-
-/// Splits an IPv6 packet without extension headers into outer addresses and payload (as
-/// long as the payload length field says; link padding is cut off). `None` if malformed.
-pub fn decapsulate(packet: &[u8]) -> Option<Decapsulated<'_>> {
-    if packet.first()? >> 4 != 6 {
-        return None;
-    }
-    let plen = usize::from(u16::from_be_bytes([*packet.get(4)?, *packet.get(5)?]));
-    let src: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
-    let dst: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
-    Some(Decapsulated {
-        src: Ipv6Addr::from(src),
-        dst: Ipv6Addr::from(dst),
-        next_header: packet[6],
-        payload: packet.get(IPV6_HEADER_LEN..IPV6_HEADER_LEN.checked_add(plen)?)?,
-    })
-}
-
 /// The outer IPv6 header of RFC 2473 (no extension headers, traffic class and flow label 0).
 pub fn outer_header(
     src: Ipv6Addr,
@@ -94,23 +69,6 @@ mod tests {
         assert_eq!(inner_destination(&[0x50; 40]), None);
         assert!(payload_matches(4, &v4));
         assert!(!payload_matches(41, &v4));
-    }
-
-    #[test]
-    fn decapsulate_checks_version_and_length() {
-        let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
-        let dst: Ipv6Addr = "2001:db8::2".parse().unwrap();
-        let mut p = outer_header(src, dst, 4, 3).to_vec();
-        p.extend_from_slice(&[0x45, 0, 0, 9, 9]);
-        let d = decapsulate(&p).unwrap();
-        assert_eq!((d.src, d.dst, d.next_header), (src, dst, 4));
-        assert_eq!(d.payload, &[0x45, 0, 0], "padding beyond the length is cut");
-        p[5] = 200;
-        assert!(decapsulate(&p).is_none(), "length past the end");
-        p[0] = 0x45;
-        assert!(decapsulate(&p).is_none());
-        assert!(decapsulate(&[]).is_none());
-        assert!(decapsulate(&[0x60; 39]).is_none());
     }
 
     #[test]

@@ -8,8 +8,7 @@ use super::device::TunDevice;
 use super::offload::{
     complete_checksum, split_tcp, Coalescer, VnetHdr, F_NEEDS_CSUM, GSO_NONE, VNET_HDR_LEN,
 };
-use super::packet::{decapsulate, inner_destination, payload_matches};
-use super::ring::{leave_ring_packets, RxRing};
+use super::packet::{inner_destination, payload_matches};
 use super::PeerTable;
 use crate::error::{Error, Result};
 use std::io;
@@ -18,7 +17,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 const BUF_LEN: usize = 65_536;
 
@@ -110,21 +108,8 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// How a wait for readable descriptors ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Wait {
-    Ready,
-    TimedOut,
-    Stop,
-}
-
 /// Waits until one of `fds` is readable; false when `stop` is.
 fn wait_readable(fds: &[RawFd], stop: RawFd) -> bool {
-    wait_readable_for(fds, stop, None) == Wait::Ready
-}
-
-/// Waits until one of `fds` is readable, `stop` is, or `timeout` (if any) passes.
-fn wait_readable_for(fds: &[RawFd], stop: RawFd, timeout: Option<Duration>) -> Wait {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .chain(std::iter::once(&stop))
@@ -134,36 +119,14 @@ fn wait_readable_for(fds: &[RawFd], stop: RawFd, timeout: Option<Duration>) -> W
             revents: 0,
         })
         .collect();
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     loop {
-        // SAFETY: pfds is a valid array of pollfd of the given length; ts_ptr is null or
-        // points to a timespec that outlives the call; no signal mask.
-        let rc = unsafe {
-            libc::ppoll(
-                pfds.as_mut_ptr(),
-                pfds.len() as libc::nfds_t,
-                ts_ptr,
-                std::ptr::null(),
-            )
-        };
-        if rc == 0 {
-            return Wait::TimedOut;
-        }
-        if rc > 0 {
-            return if pfds.last().is_none_or(|p| p.revents == 0) {
-                Wait::Ready
-            } else {
-                Wait::Stop
-            };
+        // SAFETY: pfds is a valid array of pollfd of the given length.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if rc >= 0 {
+            return pfds.last().is_none_or(|p| p.revents == 0);
         }
         if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return Wait::Stop;
+            return false;
         }
     }
 }
@@ -200,7 +163,6 @@ impl TunRelay {
             set_nonblocking(sock.as_raw_fd()).map_err(Error::RawSocket)?;
             receivers.push((sock, proto as u8));
         }
-        let ring = open_ring(&receivers);
         // SAFETY: eventfd(2); the descriptor is owned right away.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
@@ -231,15 +193,7 @@ impl TunRelay {
                 stop.clone(),
             );
             threads.push(spawn_named("nemo-decap", move || {
-                let mut ring = ring;
-                decap_loop(
-                    &device,
-                    &receivers,
-                    ring.as_mut(),
-                    &peers,
-                    &counters,
-                    stop.as_raw_fd(),
-                )
+                decap_loop(&device, &receivers, &peers, &counters, stop.as_raw_fd())
             })?);
         }
         tracing::info!(device = tun_name, "userspace tunnel relay started");
@@ -375,59 +329,17 @@ fn write_tun(fd: RawFd, hdr: &VnetHdr, packet: &[u8]) -> bool {
 }
 
 const RECV_SLOTS: usize = 64;
-/// How long a coalesced run waits for its next segment once the sockets are drained, like
-/// a NIC's GRO flush timeout: the next burst from the peer usually follows within it, and
-/// fewer, larger writes mean fewer packets for both stacks and fewer ACKs.
-const HOLD: Duration = Duration::from_micros(50);
-/// Ring frames handled between looks at the raw sockets and the stop signal.
-const RING_BATCH: usize = 256;
-
-/// The packet ring, with the raw sockets told to leave its packets to it; `None` (raw
-/// sockets only, as before) where the kernel refuses either.
-fn open_ring(receivers: &[(OwnedFd, u8)]) -> Option<RxRing> {
-    let ring = match RxRing::open() {
-        Ok(ring) => ring,
-        Err(e) => {
-            tracing::info!(error = %e, "no packet ring; raw sockets receive alone");
-            return None;
-        }
-    };
-    for (sock, _) in receivers {
-        if let Err(e) = leave_ring_packets(sock.as_raw_fd()) {
-            tracing::info!(error = %e, "raw socket filter refused; raw sockets receive alone");
-            for (sock, _) in receivers {
-                // SAFETY: SO_DETACH_FILTER takes no value; failing means no filter was set.
-                unsafe {
-                    libc::setsockopt(
-                        sock.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        libc::SO_DETACH_FILTER,
-                        std::ptr::null(),
-                        0,
-                    )
-                };
-            }
-            return None;
-        }
-    }
-    Some(ring)
-}
 
 fn decap_loop(
     device: &TunDevice,
     receivers: &[(OwnedFd, u8)],
-    mut ring: Option<&mut RxRing>,
     peers: &RwLock<PeerTable>,
     counters: &Counters,
     stop: RawFd,
 ) {
     let mut batch = RecvBatch::new(RECV_SLOTS, BUF_LEN);
     let mut coalescer = Coalescer::default();
-    let fds: Vec<RawFd> = receivers
-        .iter()
-        .map(|(s, _)| s.as_raw_fd())
-        .chain(ring.as_ref().map(|r| r.fd()))
-        .collect();
+    let fds: Vec<RawFd> = receivers.iter().map(|(s, _)| s.as_raw_fd()).collect();
     let mut emit = |hdr: &VnetHdr, p: &[u8]| {
         if write_tun(device.fd(), hdr, p) {
             counters.tun_writes.fetch_add(1, Ordering::Relaxed);
@@ -437,24 +349,6 @@ fn decap_loop(
     };
     loop {
         let mut idle = true;
-        if let Some(ring) = ring.as_deref_mut() {
-            let table = read_peers(peers);
-            let (n, skipped) = ring.drain(RING_BATCH, |outer| {
-                match decapsulate(outer).filter(|d| {
-                    table.accepts(d.src, d.dst) && payload_matches(d.next_header, d.payload)
-                }) {
-                    Some(d) => {
-                        counters.decapsulated.fetch_add(1, Ordering::Relaxed);
-                        coalescer.push(d.payload, &mut emit)
-                    }
-                    None => {
-                        counters.rejected.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            counters.rejected.fetch_add(skipped, Ordering::Relaxed);
-            idle = n == 0;
-        }
         for (sock, proto) in receivers {
             let n = match batch.recv(sock.as_raw_fd()) {
                 Ok(n) => n,
@@ -485,13 +379,6 @@ fn decap_loop(
         // A run may continue in the next batch; it is written out once the sockets are
         // drained, before sleeping.
         if idle {
-            if coalescer.pending() {
-                match wait_readable_for(&fds, stop, Some(HOLD)) {
-                    Wait::Ready => continue,
-                    Wait::Stop => return,
-                    Wait::TimedOut => {}
-                }
-            }
             coalescer.flush(&mut emit);
             if !wait_readable(&fds, stop) {
                 return;
