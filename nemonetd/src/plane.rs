@@ -148,7 +148,13 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
             ev = bus.recv() => match ev {
                 Ok(BusEvent::Message(env)) => {
                     if plane.learn(env.body) {
+                        let before = plane.tunnel_mtu();
                         plane.apply().await;
+                        if plane.tunnel_mtu() != before {
+                            if let Some(a) = &advertiser {
+                                a.send(plane.tunnel_mtu());
+                            }
+                        }
                     }
                 }
                 Ok(BusEvent::Gap { sender, expected, got }) => {
@@ -230,6 +236,12 @@ impl Plane {
             }
             (Desired::Mr(reg), Body::BulAdd(e)) => {
                 tracing::info!("registration via {} with {}", e.coa, e.ha);
+                if reg.as_ref().is_some_and(|r| r.coa != e.coa) && self.lowered_at.is_some() {
+                    // Another care-of address is another path: start again from the
+                    // configured MTU; a narrow link on the new path will say so.
+                    self.path_mtu = TunnelSettings::default().path_mtu;
+                    self.lowered_at = None;
+                }
                 *reg = Some(MrRegistration {
                     hoa: e.hoa,
                     coa: e.coa,
@@ -371,11 +383,15 @@ impl Plane {
                 Desired::Mr(r) => DesiredRef::Mr(r.clone()),
                 Desired::Ha(m) => DesiredRef::Ha(m.values().cloned().collect()),
             };
+            let path_mtu = self.path_mtu;
             let dp = self.data_plane(&egress).await?;
             let report = match desired {
                 DesiredRef::Mr(r) => dp.apply_mr(r.as_ref()).await?,
                 DesiredRef::Ha(b) => dp.apply_ha(&b).await?,
             };
+            if dp.set_path_mtu(path_mtu).await? {
+                tracing::info!("path MTU {path_mtu} for the new care-of address");
+            }
             anyhow::Ok(report)
         }
         .await;
@@ -390,7 +406,7 @@ impl Plane {
     fn tunnel_mtu(&self) -> u32 {
         match &self.dp {
             Some((_, dp)) => dp.tunnel_mtu(),
-            None => self.path_mtu - TunnelSettings::ENCAP_OVERHEAD,
+            None => self.path_mtu.saturating_sub(TunnelSettings::ENCAP_OVERHEAD),
         }
     }
 
