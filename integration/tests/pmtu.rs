@@ -5,6 +5,7 @@
 //! the access link about a tunnel packet lowers the tunnel MTU without a restart.
 
 use anyhow::{bail, Context, Result};
+use integration::capture::{tshark_fields, Capture};
 use integration::lab::{Lab, Services, A4, A6, B4, B6, FOREIGN1, HA6, WAIT};
 use integration::Netns;
 use std::path::Path;
@@ -222,6 +223,7 @@ fn pmtu(backend: &str) -> Result<()> {
     .context("HTTP B -> A")?;
 
     // An outer Packet Too Big on the access link lowers the tunnel MTU to 1400 - 40.
+    let capture = Capture::start(&lab.a, "eth0", &lab.dir.join("relay.pcap"))?;
     inject_outer_ptb(&lab.rt, &coa, 1400)?;
     wait_until("tunnel routes with mtu 1360", || {
         Ok(lab
@@ -240,6 +242,32 @@ fn pmtu(backend: &str) -> Result<()> {
         nft.contains("meta length > 1360") && nft.contains("limit rate over 100/second"),
         "MR nft:\n{nft}"
     );
+    // The Fragmentation Needed relayed to A (RFC 2473 section 8), decoded by tshark. (Linux
+    // applies an IPv4 one only for a live socket of the quoted packet; the HA part below
+    // shows the IPv6 relay taking effect.)
+    let relayed = wait_until("the relayed Fragmentation Needed", || {
+        Ok(tshark_fields(
+            &lab.dir.join("relay.pcap"),
+            "icmp.type == 3 && icmp.code == 4",
+            &["ip.src", "icmp.mtu", "ip.dst"],
+        )?
+        .iter()
+        .any(|f| {
+            f.first().is_some_and(|s| s.starts_with("10.0.0.1,"))
+                && f.get(1).is_some_and(|m| m == "1360")
+                && f.get(2).is_some_and(|d| d.contains(B4))
+        }))
+    });
+    capture.finish()?;
+    relayed.with_context(|| {
+        tshark_fields(
+            &lab.dir.join("relay.pcap"),
+            "icmp",
+            &["ip.src", "ip.dst", "icmp.type", "icmp.mtu"],
+        )
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
+    })?;
     let log = lab.log("nemonetd-mr");
     anyhow::ensure!(log.contains("tunnel MTU 1360"), "no log line:\n{log}");
     let (_, out) = ping_df(&lab.a, false, 1432, B4);
