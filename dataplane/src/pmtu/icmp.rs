@@ -232,6 +232,17 @@ mod tests {
         assert_eq!(&msg[8..48], &inner[..40]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1600), mtu in 0u32..70_000) {
+            let _ = OuterPtb::parse(&bytes);
+            let _ = error_for_inner(&bytes, mtu);
+            let _ = frag_needed(&bytes, mtu);
+            let _ = packet_too_big(&bytes, mtu);
+            let _ = internet_checksum(&bytes);
+        }
+    }
+
     #[test]
     fn checksum_of_known_bytes() {
         // RFC 1071 example words: 0x0001 0xf203 0xf4f5 0xf6f7 -> sum 0xddf2, checksum 0x220d.
