@@ -58,8 +58,6 @@ impl HomeAddress {
         Ok(())
     }
 
-
-
     /// On a foreign link. Also forgets what the home link taught the uplinks (SLAAC addresses
     /// in the home prefix, the on-link home prefix route from its Router Advertisements):
     /// Linux keeps both across a carrier loss, and either would make the home agent look
