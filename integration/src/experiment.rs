@@ -201,30 +201,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         &["ping", "-c", "3", "-i", "0.2", "-W", "2", A4],
         " 0% packet loss",
     );
-    let key = svc.key.display().to_string();
-    let ssh = |target: &str| -> Vec<String> {
-        [
-            "ssh",
-            "-i",
-            &key,
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            &format!("root@{target}"),
-            "ip -4 addr show dev eth0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let ssh4 = ssh(A4);
+    let ssh4 = svc.ssh_command(A4, "ip -4 addr show dev eth0");
     run_check(
         &mut report,
         out,

@@ -376,6 +376,32 @@ pub struct Services {
 }
 
 impl Services {
+    /// `ssh` arguments for a non-interactive login as root on `target` with the client key,
+    /// running `command`.
+    pub fn ssh_command(&self, target: &str, command: &str) -> Vec<String> {
+        let key = self.key.display().to_string();
+        [
+            "ssh",
+            "-i",
+            &key,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("root@{target}"),
+            command,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     /// Starts OpenSSH's sshd (on both families) and python3's http.server serving a
     /// `size`-byte random file, in `ns`.
     pub fn start(ns: &Netns, dir: &Path, size: usize) -> Result<Services> {

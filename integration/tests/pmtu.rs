@@ -51,27 +51,11 @@ fn discovers(ns: &Netns, v6: bool, dst: &str, mtu: u32) -> Result<()> {
     bail!("ping of {mtu} bytes to {dst} failed:\n{last}")
 }
 
-fn ssh(ns: &Netns, key: &Path, target: &str) -> Result<String> {
-    let key = key.display().to_string();
-    let (ok, out) = Lab::try_run(
-        ns,
-        &[
-            "ssh",
-            "-i",
-            &key,
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
-            &format!("root@{target}"),
-            // A large answer: full-size segments from the server.
-            "head -c 200000 /dev/zero | base64 | wc -c",
-        ],
-    );
+fn ssh(ns: &Netns, svc: &Services, target: &str) -> Result<String> {
+    // A large answer: full-size segments from the server.
+    let args = svc.ssh_command(target, "head -c 200000 /dev/zero | base64 | wc -c");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out) = Lab::try_run(ns, &args);
     anyhow::ensure!(
         ok && out.contains("270177"),
         "ssh to {target} (ok {ok}):\n{out}"
@@ -204,9 +188,9 @@ fn pmtu(backend: &str) -> Result<()> {
     );
     anyhow::ensure!(ok, "fragmented IPv4 A -> B:\n{out}");
 
-    ssh(&lab.b, &svc_a.key, A4).context("SSH B -> A")?;
-    ssh(&lab.a, &svc_b.key, B4).context("SSH A -> B")?;
-    ssh(&lab.b, &svc_a.key, A6).context("SSH B -> A IPv6")?;
+    ssh(&lab.b, &svc_a, A4).context("SSH B -> A")?;
+    ssh(&lab.a, &svc_b, B4).context("SSH A -> B")?;
+    ssh(&lab.b, &svc_a, A6).context("SSH B -> A IPv6")?;
     download(
         &lab.b,
         &format!("http://{A4}:8080/file.bin"),
