@@ -130,7 +130,13 @@ fn babymdd_follows_slaac_carrier_loss_and_the_return_home() {
         })
         .unwrap();
     let moved = t.elapsed();
-    assert!(moved < Duration::from_secs(1), "CoA moved after {moved:?}");
+    // No polling: babymdd reacts to the kernel's carrier report within milliseconds, but the
+    // kernel's linkwatch (global, shared with every other test running) may hold that report
+    // back for up to a second; a polling babymdd would need its poll interval on top.
+    assert!(
+        moved < Duration::from_millis(2500),
+        "CoA moved after {moved:?}"
+    );
 
     // Carrier back: eth0 is preferred again.
     lab.switch.ns.ip(&["link", "set", "pmr0", "up"]).unwrap();

@@ -381,11 +381,11 @@ fn lost_binding_acks_are_recovered_by_retransmission() {
     // Initial timeout 1.5 s for a first registration, then doubled (RFC 6275 11.8).
     let (gap1, gap2) = (t[1] - t[0], t[2] - t[1]);
     assert!(
-        (1.3..2.0).contains(&gap1),
+        (1.3..2.4).contains(&gap1),
         "first retransmission after {gap1} s"
     );
     assert!(
-        (2.7..3.6).contains(&gap2),
+        (2.7..4.0).contains(&gap2),
         "second retransmission after {gap2} s"
     );
     let seqs: Vec<u64> = times.iter().map(|r| r[1].parse().unwrap()).collect();
