@@ -8,8 +8,6 @@
 use crate::error::{Error, Result};
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 /// IPv4 + TCP headers without options.
 const V4_HEADERS: u32 = 40;
@@ -81,8 +79,7 @@ fn join<T: ToString>(items: &[T]) -> String {
 
 /// Makes the table exactly `spec` (or absent for `None`) in one nft transaction.
 pub fn apply(table: &str, spec: Option<&ClampSpec>) -> Result<()> {
-    // Declaring the table first makes the delete succeed whether or not it existed.
-    let mut script = format!("table inet {table}\ndelete table inet {table}\n");
+    let mut script = nftscript::fresh_table("inet", table);
     if let Some(spec) = spec {
         script.push_str(&spec.ruleset(table));
     }
@@ -90,67 +87,5 @@ pub fn apply(table: &str, spec: Option<&ClampSpec>) -> Result<()> {
 }
 
 pub(crate) fn run_nft(script: &str) -> Result<()> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Nft(format!("cannot run nft: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| Error::Nft(format!("writing to nft: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Nft(format!("waiting for nft: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Nft(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mss_follows_the_tunnel_mtu() {
-        let spec = ClampSpec::new(1460, vec!["10.0.0.0/24".parse().unwrap()], vec![]).unwrap();
-        assert_eq!((spec.mss4, spec.mss6), (1420, 1400));
-        let spec = ClampSpec::new(1240, vec![], vec!["2001:db8::/64".parse().unwrap()]).unwrap();
-        assert_eq!((spec.mss4, spec.mss6), (1200, 1180));
-        assert!(ClampSpec::new(1460, vec![], vec![]).is_none());
-    }
-
-    #[test]
-    fn odd_table_names_are_refused_by_the_settings() {
-        let mut t = crate::TunnelSettings::default();
-        assert!(t.validate().is_ok());
-        t.nft_table = "x; flush ruleset".into();
-        assert!(t.validate().is_err());
-        t.nft_table = "ok".into();
-        t.tun_name = "much-too-long-name".into();
-        assert!(t.validate().is_err());
-    }
-
-    #[test]
-    fn ruleset_clamps_both_directions_per_family() {
-        let spec = ClampSpec::new(
-            1460,
-            vec!["10.0.0.0/24".parse().unwrap()],
-            vec!["2001:db8:281::/64".parse().unwrap()],
-        )
-        .unwrap();
-        let text = spec.ruleset("t");
-        assert!(text.contains("ip saddr { 10.0.0.0/24 } tcp flags & syn == syn tcp option maxseg size > 1420 tcp option maxseg size set 1420"));
-        assert!(text.contains("ip daddr { 10.0.0.0/24 }"));
-        assert!(text.contains(
-            "ip6 daddr { 2001:db8:281::/64 } tcp flags & syn == syn tcp option maxseg size > 1400"
-        ));
-        assert!(text.contains("hook forward"));
-    }
+    nftscript::apply(script).map_err(|e| Error::Nft(e.to_string()))
 }

@@ -7,8 +7,7 @@
 //! header (byte 48: the extension header's own next header) is 135, a Mobility Header.
 
 use crate::Error;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// An nftables table holding the drop rule, deleted when this guard is dropped (unless
 /// [`ParamProblemFilter::keep`] was called for a graceful restart).
@@ -21,17 +20,15 @@ pub struct ParamProblemFilter {
 impl ParamProblemFilter {
     /// Installs (or replaces, after a crash) the table `ip6 <table>`.
     pub fn install(table: &str) -> Result<Self, Error> {
-        // "add" then "delete" makes the replacement idempotent in one atomic transaction.
-        let ruleset = format!(
-            "add table ip6 {table}\n\
-             delete table ip6 {table}\n\
-             table ip6 {table} {{\n\
+        let ruleset = nftscript::fresh_table("ip6", table)
+            + &format!(
+                "table ip6 {table} {{\n\
                chain output {{\n\
                  type filter hook output priority 0; policy accept;\n\
                  icmpv6 type parameter-problem @th,112,8 {{ 43, 60 }} @th,384,8 135 counter drop\n\
                }}\n\
              }}\n"
-        );
+            );
         nft(&ruleset)?;
         Ok(Self {
             table: table.to_string(),
@@ -70,26 +67,5 @@ impl Drop for ParamProblemFilter {
 }
 
 fn nft(ruleset: &str) -> Result<(), Error> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Nft(format!("cannot run nft: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(ruleset.as_bytes())
-            .map_err(|e| Error::Nft(e.to_string()))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Nft(e.to_string()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Nft(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ))
-    }
+    nftscript::apply(ruleset).map_err(|e| Error::Nft(e.to_string()))
 }
