@@ -7,7 +7,7 @@
 //! cross the tunnel) and the CPU share of the relay threads, which shows the bottleneck: the
 //! MR's encapsulating thread runs a whole core, because on one machine the per-packet work of
 //! the transit router and the HA's receive path happens inside its sendmmsg(2).
-//! DATAPLANE_BENCH=tun|seg6 measures one backend, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
+//! DATAPLANE_BENCH=plain|seg6|tun measures one path, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -144,12 +144,11 @@ fn main() -> Result<()> {
         return Ok(());
     }
     // DATAPLANE_BENCH=tun (or seg6) measures only that backend, e.g. for profiling.
-    let only: Option<Backend> = std::env::var("DATAPLANE_BENCH")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    let paths: Vec<Path> = match only {
-        Some(b) => vec![Path::Tunnel(b)],
-        None => vec![
+    let only = std::env::var("DATAPLANE_BENCH").ok();
+    let paths: Vec<Path> = match only.as_deref().map(|s| (s, s.parse::<Backend>())) {
+        Some(("plain", _)) => vec![Path::Plain],
+        Some((_, Ok(b))) => vec![Path::Tunnel(b)],
+        _ => vec![
             Path::Plain,
             Path::Tunnel(Backend::Seg6),
             Path::Tunnel(Backend::Tun),

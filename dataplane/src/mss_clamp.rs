@@ -48,8 +48,10 @@ impl ClampSpec {
 
     /// The complete `inet <table>` definition.
     pub fn ruleset(&self, table: &str) -> String {
+        // Every forwarded packet passes the base chain: it decides with one rule on the SYN
+        // flag; the prefix sets are looked up for connection openings only.
         let mut s = format!(
-            "table inet {table} {{\n  chain forward {{\n    type filter hook forward priority mangle; policy accept;\n"
+            "table inet {table} {{\n  chain forward {{\n    type filter hook forward priority mangle; policy accept;\n    tcp flags & syn == syn jump opening\n  }}\n  chain opening {{\n"
         );
         let mut family = |proto: &str, set: String, mss: u16| {
             if set.is_empty() {
@@ -58,7 +60,7 @@ impl ClampSpec {
             for dir in ["saddr", "daddr"] {
                 let _ = writeln!(
                     s,
-                    "    {proto} {dir} {{ {set} }} tcp flags & syn == syn tcp option maxseg size > {mss} tcp option maxseg size set {mss}"
+                    "    {proto} {dir} {{ {set} }} tcp option maxseg size > {mss} tcp option maxseg size set {mss}"
                 );
             }
         };

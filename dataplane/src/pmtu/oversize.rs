@@ -80,10 +80,13 @@ impl OversizeSpec {
     /// node's interfaces (no single packet arrives longer than that).
     pub fn ruleset(&self, table: &str, largest: u32) -> String {
         let mtu = self.tunnel_mtu;
+        // Every packet the node forwards passes the base chain, so it decides with one rule
+        // on the length alone (two integer compares; GSO super-packets are longer than any
+        // interface MTU and fall through); the rest runs only for oversized packets.
         let mut s = format!(
-            "table inet {table} {{\n  chain prerouting {{\n    type filter hook prerouting priority mangle; policy accept;\n"
+            "table inet {table} {{\n  chain prerouting {{\n    type filter hook prerouting priority mangle; policy accept;\n    meta length > {mtu} meta length <= {} jump oversized\n  }}\n  chain oversized {{\n",
+            largest.max(mtu)
         );
-        let size = format!("meta length > {mtu} meta length <= {}", largest.max(mtu));
         let join = |items: Vec<String>| items.join(", ");
         let (m4, m6) = match &self.into_tunnel {
             IntoTunnel::FromInterface(ifname) => (
@@ -110,12 +113,12 @@ impl OversizeSpec {
         if let Some(m6) = &m6 {
             let _ = writeln!(
                 s,
-                "    {m6} {size} limit rate over {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets counter drop"
+                "    {m6} limit rate over {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets counter drop"
             );
         }
         if self.steer {
             for m in [m4, m6].into_iter().flatten() {
-                let _ = writeln!(s, "    {m} {size} counter meta mark set {MARK:#x}");
+                let _ = writeln!(s, "    {m} counter meta mark set {MARK:#x}");
             }
         }
         s.push_str("  }\n}\n");
@@ -297,23 +300,23 @@ mod tests {
             steer: true,
         };
         let text = spec.ruleset("t_pmtu", 1500);
+        assert!(text.contains("meta length > 1460 meta length <= 1500 jump oversized"));
+        assert!(text.contains("iifname \"eth1\" meta nfproto ipv4 counter meta mark set 0xa8"));
         assert!(text.contains(
-            "iifname \"eth1\" meta nfproto ipv4 meta length > 1460 meta length <= 1500 counter meta mark set 0xa8"
+            "iifname \"eth1\" meta nfproto ipv6 limit rate over 100/second burst 100 packets counter drop"
         ));
-        assert!(text.contains(
-            "iifname \"eth1\" meta nfproto ipv6 meta length > 1460 meta length <= 1500 limit rate over 100/second burst 100 packets counter drop"
-        ));
-        assert!(text.contains(
-            "meta nfproto ipv6 meta length > 1460 meta length <= 1500 counter meta mark set 0xa8"
-        ));
+        assert!(text.contains("iifname \"eth1\" meta nfproto ipv6 counter meta mark set 0xa8"));
         assert!(text.contains("hook prerouting"));
+        let base = &text[..text.find("chain oversized").unwrap()];
+        assert_eq!(
+            base.matches("jump").count(),
+            1,
+            "one rule in the base chain"
+        );
         assert!(!text.contains("ct "), "stateless: no conntrack");
         let limit = text.find("limit rate over").unwrap();
         assert!(
-            limit
-                < text
-                    .find("nfproto ipv6 meta length > 1460 meta length <= 1500 counter meta mark")
-                    .unwrap(),
+            limit < text.find("nfproto ipv6 counter meta mark").unwrap(),
             "the limit comes first"
         );
     }
@@ -345,12 +348,10 @@ mod tests {
             steer: true,
         };
         let text = spec.ruleset("t", 9000);
-        assert!(text.contains(
-            "ip daddr { 10.0.0.0/24 } meta length > 1360 meta length <= 9000 counter meta mark set 0xa8"
-        ));
+        assert!(text.contains("ip daddr { 10.0.0.0/24 } counter meta mark set 0xa8"));
         assert!(text.contains("ip6 daddr { 2001:db8:281::/64, 2001:db8:280::beef/128 }"));
         assert!(text.contains(&format!("iifname != \"{RETURN_LINK}\"")));
         // A larger tunnel MTU than any interface still gives a well-formed (empty) range.
-        assert!(spec.ruleset("t", 1000).contains("meta length <= 1360"));
+        assert!(spec.ruleset("t", 1000).contains("meta length <= 1360 jump"));
     }
 }
