@@ -88,6 +88,7 @@ async fn seg6_works() -> bool {
         oif: lo,
         prefsrc: None,
         mtu: None,
+        mtu_lock: false,
         action,
     };
     // 100::/64 is the discard-only prefix (RFC 6666): harmless even if a probe leaks.

@@ -12,6 +12,7 @@ use crate::reconcile;
 use crate::seg6_tunsrc;
 use crate::tun::{RelayStats, TunRelay};
 use crate::{sysctl, Backend};
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
 pub use crate::reconcile::ApplyReport;
@@ -45,6 +46,9 @@ pub struct DataPlane {
     /// The oversize path last installed; `None` until the first apply.
     oversize: Option<Option<OversizeSpec>>,
     applied: Option<Applied>,
+    /// HA: path MTUs lowered by Packet Too Big, per care-of address (the others use the
+    /// configured one). An MR has one peer and lowers its whole tunnel instead.
+    peer_path_mtu: BTreeMap<Ipv6Addr, u32>,
 }
 
 impl DataPlane {
@@ -102,6 +106,7 @@ impl DataPlane {
             clamp: None,
             oversize: None,
             applied: None,
+            peer_path_mtu: BTreeMap::new(),
         })
     }
 
@@ -129,7 +134,11 @@ impl DataPlane {
         let Role::Ha(cfg) = &self.role else {
             return Err(Error::WrongRole { role: "HA" });
         };
-        let state = desired::ha_state(cfg, self.backend, self.links, bindings);
+        // A care-of address that is gone takes its path MTU with it: a new one is another
+        // path, which starts from the configured MTU.
+        self.peer_path_mtu
+            .retain(|coa, _| bindings.iter().any(|b| b.coa == *coa));
+        let state = desired::ha_state(cfg, self.backend, self.links, bindings, &self.peer_path_mtu);
         self.applied = Some(Applied::Ha(bindings.to_vec()));
         self.apply(state).await
     }
@@ -187,17 +196,24 @@ impl DataPlane {
             tracing::debug!(src = %ptb.outer_src, dst = %ptb.outer_dst, "packet too big about no tunnel of ours");
             return Ok(None);
         }
-        let current = self.role.tunnel().path_mtu;
         let floor = MIN_TUNNEL_MTU + TunnelSettings::ENCAP_OVERHEAD;
-        let path_mtu = ptb.mtu.clamp(floor, current);
-        tracing::info!(
-            reported = ptb.mtu,
-            peer = %ptb.outer_dst,
-            path_mtu,
-            "packet too big from inside the tunnel"
-        );
-        self.set_path_mtu(path_mtu).await?;
-        let mtu = self.tunnel_mtu();
+        let mtu = match self.role {
+            Role::Mr(_) => {
+                let path_mtu = ptb.mtu.clamp(floor, self.role.tunnel().path_mtu);
+                self.log_ptb(ptb, path_mtu);
+                self.set_path_mtu(path_mtu).await?;
+                self.tunnel_mtu()
+            }
+            // Only the tunnel to that mobile router narrows: the others' paths are theirs.
+            Role::Ha(_) => {
+                let current = self.peer_path_mtu(ptb.outer_dst);
+                let path_mtu = ptb.mtu.clamp(floor, current);
+                self.log_ptb(ptb, path_mtu);
+                self.set_peer_path_mtu(ptb.outer_dst, Some(path_mtu))
+                    .await?;
+                self.peer_tunnel_mtu(ptb.outer_dst)
+            }
+        };
         if let Some((dst, msg)) = icmp::error_for_inner(&ptb.inner, mtu) {
             match socket::send_error(dst, &msg) {
                 Ok(()) => {
@@ -207,6 +223,71 @@ impl DataPlane {
             }
         }
         Ok(Some(mtu))
+    }
+
+    fn log_ptb(&self, ptb: &OuterPtb, path_mtu: u32) {
+        tracing::info!(
+            reported = ptb.mtu,
+            peer = %ptb.outer_dst,
+            path_mtu,
+            "packet too big from inside the tunnel"
+        );
+    }
+
+    /// HA: the path MTU towards the mobile router at `coa` (the configured one unless a
+    /// Packet Too Big lowered it).
+    pub fn peer_path_mtu(&self, coa: Ipv6Addr) -> u32 {
+        let configured = self.role.tunnel().path_mtu;
+        self.peer_path_mtu
+            .get(&coa)
+            .map_or(configured, |m| (*m).min(configured))
+    }
+
+    /// HA: the tunnel MTU towards the mobile router at `coa`.
+    pub fn peer_tunnel_mtu(&self, coa: Ipv6Addr) -> u32 {
+        desired::tunnel_mtu_towards(self.role.tunnel(), &self.peer_path_mtu, coa)
+    }
+
+    /// HA: sets (`None`: back to the configured one) the path MTU towards the mobile router
+    /// at `coa`: its routes, clamp and oversize rules follow; the other bindings keep
+    /// theirs. False when nothing changed.
+    pub async fn set_peer_path_mtu(
+        &mut self,
+        coa: Ipv6Addr,
+        path_mtu: Option<u32>,
+    ) -> Result<bool> {
+        let Role::Ha(_) = self.role else {
+            return Err(Error::WrongRole { role: "HA" });
+        };
+        if let Some(m) = path_mtu {
+            if m.saturating_sub(TunnelSettings::ENCAP_OVERHEAD) < MIN_TUNNEL_MTU {
+                return Err(Error::Config(format!(
+                    "path MTU {m} leaves a tunnel MTU below {MIN_TUNNEL_MTU}"
+                )));
+            }
+        }
+        let before = self.peer_path_mtu(coa);
+        match path_mtu {
+            Some(m) if m < self.role.tunnel().path_mtu => {
+                self.peer_path_mtu.insert(coa, m);
+            }
+            _ => {
+                self.peer_path_mtu.remove(&coa);
+            }
+        }
+        if self.peer_path_mtu(coa) == before {
+            return Ok(false);
+        }
+        tracing::info!(
+            peer = %coa,
+            path_mtu = self.peer_path_mtu(coa),
+            tunnel_mtu = self.peer_tunnel_mtu(coa),
+            "tunnel MTU towards one mobile router changed"
+        );
+        if let Some(Applied::Ha(bindings)) = self.applied.clone() {
+            self.apply_ha(&bindings).await?;
+        }
+        Ok(true)
     }
 
     /// Removes everything this data plane installed (clean stop), restores the IPv6

@@ -3,10 +3,11 @@
 
 use crate::model::{HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings};
 use crate::mss_clamp::ClampSpec;
-use crate::pmtu::oversize::{IntoTunnel, OversizeSpec};
+use crate::pmtu::oversize::{IntoTunnel, OversizeGroup, OversizeSpec};
 use crate::tun::PeerTable;
 use crate::{Backend, DECAP_IPV4_TABLE, DECAP_IPV6_TABLE, DECAP_RULE_PREF, LOCAL_RULE_PREF};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Main routing table.
@@ -46,6 +47,12 @@ pub struct RouteSpec {
     /// Preferred source address (`src`) of an IPv4 route.
     pub prefsrc: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
+    /// `mtu lock`, where a route must be narrower than its device (the HA's tun routes
+    /// towards a mobile router whose path reported a smaller MTU): the kernel's IPv6
+    /// forwarding has honoured only a locked route MTU (`ip6_dst_mtu_maybe_forward`; the
+    /// 6.18 kernel here honours either). Nowhere else: a locked MTU also stops path MTU
+    /// discovery from lowering it for the node's own traffic.
+    pub mtu_lock: bool,
     pub action: RouteAction,
 }
 
@@ -146,6 +153,7 @@ impl<'a> Builder<'a> {
         src: Option<Ipv6Net>,
         prefsrc: Option<Ipv4Addr>,
         peer: Ipv6Addr,
+        tunnel_mtu: u32,
     ) {
         let (oif, action) = match (self.backend, self.links.tun) {
             (Backend::Tun, Some(tun)) => (tun, RouteAction::Device),
@@ -162,7 +170,10 @@ impl<'a> Builder<'a> {
             metric,
             oif,
             prefsrc,
-            mtu: Some(self.tunnel.tunnel_mtu()),
+            mtu: Some(tunnel_mtu),
+            mtu_lock: action == RouteAction::Device
+                && dst.addr().is_ipv6()
+                && tunnel_mtu < self.tunnel.tunnel_mtu(),
             action,
         });
     }
@@ -185,6 +196,7 @@ impl<'a> Builder<'a> {
                 oif: self.links.egress,
                 prefsrc: None,
                 mtu: None,
+                mtu_lock: false,
                 action,
             });
             let rule = RuleSpec {
@@ -219,16 +231,11 @@ impl<'a> Builder<'a> {
         self.state.routes.push(route);
     }
 
-    fn oversize(&mut self, into_tunnel: IntoTunnel) {
+    fn oversize(&mut self, groups: Vec<OversizeGroup>) {
         self.state.oversize = Some(OversizeSpec {
-            tunnel_mtu: self.tunnel.tunnel_mtu(),
-            into_tunnel,
+            groups,
             steer: self.backend == Backend::Seg6,
         });
-    }
-
-    fn clamp(&mut self, prefixes4: Vec<Ipv4Net>, prefixes6: Vec<Ipv6Net>) {
-        self.state.clamp = ClampSpec::new(self.tunnel.tunnel_mtu(), prefixes4, prefixes6);
     }
 }
 
@@ -243,23 +250,30 @@ pub fn mr_state(
     let Some(reg) = reg else {
         return b.state;
     };
+    let mtu = cfg.tunnel.tunnel_mtu();
     b.tunnel_route(
         IpNet::V4(Ipv4Net::default()),
         None,
         Some(cfg.inside_ipv4),
         reg.ha,
+        mtu,
     );
     let sources = reg.mnp6.iter().map(|p| p.trunc()).chain([host6(reg.hoa)]);
     for src in sources {
-        b.tunnel_route(IpNet::V6(Ipv6Net::default()), Some(src), None, reg.ha);
+        b.tunnel_route(IpNet::V6(Ipv6Net::default()), Some(src), None, reg.ha, mtu);
     }
     b.decap(reg.coa, reg.ha);
     b.tunsrc(reg.coa);
-    b.clamp(
+    b.state.clamp = ClampSpec::new(
+        mtu,
         reg.mnp4.iter().map(|p| p.trunc()).collect(),
         reg.mnp6.iter().map(|p| p.trunc()).collect(),
     );
-    b.oversize(IntoTunnel::FromInterface(cfg.inside.clone()));
+    b.state.oversize = Some(OversizeSpec::single(
+        mtu,
+        IntoTunnel::FromInterface(cfg.inside.clone()),
+        backend == Backend::Seg6,
+    ));
     b.state.peers = PeerTable {
         local: Some(reg.coa),
         routes: vec![
@@ -270,22 +284,26 @@ pub fn mr_state(
     b.state
 }
 
-/// The HA's desired state for the complete set of bindings.
+/// The HA's desired state for the complete set of bindings. `peer_path_mtu` holds the
+/// path MTUs that Packet Too Big messages lowered, per care-of address; every other
+/// binding gets the configured one.
 pub fn ha_state(
     cfg: &HaConfig,
     backend: Backend,
     links: Links,
     bindings: &[HaBinding],
+    peer_path_mtu: &BTreeMap<Ipv6Addr, u32>,
 ) -> DesiredState {
     let mut b = Builder::new(backend, links, &cfg.tunnel);
     let mut peers = PeerTable {
         local: Some(cfg.ha_addr),
         routes: Vec::new(),
     };
-    let (mut clamp4, mut clamp6) = (Vec::new(), Vec::new());
-    let mut home_addresses = Vec::new();
+    // Per tunnel MTU: the IPv4 and IPv6 prefixes (clamp) and the home addresses.
+    type Group = (Vec<Ipv4Net>, Vec<Ipv6Net>, Vec<Ipv6Net>);
+    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
     for binding in bindings {
-        home_addresses.push(host6(binding.hoa));
+        let mtu = tunnel_mtu_towards(&cfg.tunnel, peer_path_mtu, binding.coa);
         let dsts = binding
             .mnp4
             .iter()
@@ -293,29 +311,54 @@ pub fn ha_state(
             .chain(binding.mnp6.iter().map(|p| IpNet::V6(p.trunc())))
             .chain([IpNet::V6(host6(binding.hoa))]);
         for dst in dsts {
-            b.tunnel_route(dst, None, None, binding.coa);
+            b.tunnel_route(dst, None, None, binding.coa, mtu);
             peers.routes.push((dst, binding.coa));
         }
         b.decap(cfg.ha_addr, binding.coa);
-        clamp4.extend(binding.mnp4.iter().map(|p| p.trunc()));
-        clamp6.extend(binding.mnp6.iter().map(|p| p.trunc()));
+        let g = groups.entry(mtu).or_default();
+        g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
+        g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
+        g.2.push(host6(binding.hoa));
     }
+    b.state.clamp = ClampSpec::grouped(
+        groups
+            .iter()
+            .map(|(mtu, (v4, v6, _))| (*mtu, v4.clone(), v6.clone())),
+    );
     if !bindings.is_empty() {
-        let mut v6 = clamp6.clone();
-        v6.extend(home_addresses);
-        v6.sort();
-        v6.dedup();
-        let mut v4 = clamp4.clone();
-        v4.sort();
-        v4.dedup();
-        b.oversize(IntoTunnel::ToPrefixes { v4, v6 });
-    }
-    b.clamp(clamp4, clamp6);
-    if !bindings.is_empty() {
+        let oversize = groups
+            .into_iter()
+            .rev()
+            .map(|(tunnel_mtu, (mut v4, mut v6, hoas))| {
+                v6.extend(hoas);
+                v6.sort();
+                v6.dedup();
+                v4.sort();
+                v4.dedup();
+                OversizeGroup {
+                    tunnel_mtu,
+                    into_tunnel: IntoTunnel::ToPrefixes { v4, v6 },
+                }
+            })
+            .collect();
+        b.oversize(oversize);
         b.state.peers = peers;
         b.tunsrc(cfg.ha_addr);
     }
     b.state
+}
+
+/// The tunnel MTU towards `coa`: its lowered path MTU if one was learnt (never above the
+/// configured one), minus the outer header.
+pub fn tunnel_mtu_towards(
+    tunnel: &TunnelSettings,
+    peer_path_mtu: &BTreeMap<Ipv6Addr, u32>,
+    coa: Ipv6Addr,
+) -> u32 {
+    peer_path_mtu
+        .get(&coa)
+        .map_or(tunnel.path_mtu, |m| (*m).min(tunnel.path_mtu))
+        .saturating_sub(TunnelSettings::ENCAP_OVERHEAD)
 }
 
 pub fn host6(addr: Ipv6Addr) -> Ipv6Net {
@@ -386,13 +429,18 @@ mod tests {
         assert!(decap.iter().all(|r| r.src == Some(host6(ha))));
         assert_eq!(s.rules.len(), 3);
         let clamp = s.clamp.unwrap();
-        assert_eq!((clamp.mss4, clamp.mss6), (1420, 1400));
-        assert_eq!(s.tunsrc, Some("2001:db8:200::5".parse().unwrap()));
-        let oversize = s.oversize.unwrap();
-        assert_eq!(oversize.tunnel_mtu, 1460);
         assert_eq!(
-            oversize.into_tunnel,
-            IntoTunnel::FromInterface("in0".into())
+            clamp
+                .groups
+                .iter()
+                .map(|g| (g.mss4, g.mss6))
+                .collect::<Vec<_>>(),
+            [(1420, 1400)]
+        );
+        assert_eq!(s.tunsrc, Some("2001:db8:200::5".parse().unwrap()));
+        assert_eq!(
+            s.oversize.unwrap(),
+            OversizeSpec::single(1460, IntoTunnel::FromInterface("in0".into()), true)
         );
     }
 
@@ -402,13 +450,13 @@ mod tests {
         cfg.tunnel.path_mtu = 1400;
         let r = reg("2001:db8:200::5");
         let s = mr_state(&cfg, Backend::Seg6, LINKS, Some(&r));
-        assert_eq!(s.oversize.map(|o| o.tunnel_mtu), Some(1360));
+        assert_eq!(s.oversize.map(|o| o.largest_mtu()), Some(1360));
         assert!(s
             .routes
             .iter()
             .filter(|r| r.table == MAIN_TABLE)
             .all(|r| r.mtu == Some(1360)));
-        assert_eq!(s.clamp.map(|c| c.mss4), Some(1320));
+        assert_eq!(s.clamp.map(|c| c.groups[0].mss4), Some(1320));
         assert!(mr_state(&cfg, Backend::Seg6, LINKS, None)
             .oversize
             .is_none());
@@ -420,7 +468,7 @@ mod tests {
             .oversize
             .unwrap();
         assert!(!tun.steer, "the TUN device has the tunnel MTU itself");
-        assert_eq!(tun.tunnel_mtu, 1360);
+        assert_eq!(tun.largest_mtu(), 1360);
     }
 
     #[test]
@@ -468,21 +516,36 @@ mod tests {
         assert_eq!(s.peers.local, Some("2001:db8:200::5".parse().unwrap()));
     }
 
-    #[test]
-    fn ha_routes_every_prefix_and_the_home_address() {
-        let cfg = HaConfig {
+    fn ha_cfg() -> HaConfig {
+        HaConfig {
             ha_addr: "2001:db8:280::1".parse().unwrap(),
             home_if: "home0".into(),
             tunnel: TunnelSettings::default(),
-        };
-        let r = reg("2001:db8:200::5");
-        let binding = HaBinding {
+        }
+    }
+
+    fn binding(coa: &str) -> HaBinding {
+        let r = reg(coa);
+        HaBinding {
             hoa: r.hoa,
             coa: r.coa,
-            mnp6: r.mnp6.clone(),
-            mnp4: r.mnp4.clone(),
-        };
-        let s = ha_state(&cfg, Backend::Seg6, LINKS, &[binding.clone(), binding]);
+            mnp6: r.mnp6,
+            mnp4: r.mnp4,
+        }
+    }
+
+    #[test]
+    fn ha_routes_every_prefix_and_the_home_address() {
+        let cfg = ha_cfg();
+        let binding = binding("2001:db8:200::5");
+        let none_lowered = BTreeMap::new();
+        let s = ha_state(
+            &cfg,
+            Backend::Seg6,
+            LINKS,
+            &[binding.clone(), binding],
+            &none_lowered,
+        );
         let dsts: Vec<String> = s
             .routes
             .iter()
@@ -496,16 +559,78 @@ mod tests {
         assert_eq!(s.routes.len(), 5, "duplicates are dropped");
         assert_eq!(s.rules.len(), 3);
         assert_eq!(
-            s.oversize.unwrap().into_tunnel,
-            IntoTunnel::ToPrefixes {
-                v4: vec!["10.0.0.0/24".parse().unwrap()],
-                v6: vec![
-                    "2001:db8:280::beef/128".parse().unwrap(),
-                    "2001:db8:281::/64".parse().unwrap()
-                ],
-            }
+            s.oversize.unwrap(),
+            OversizeSpec::single(
+                1460,
+                IntoTunnel::ToPrefixes {
+                    v4: vec!["10.0.0.0/24".parse().unwrap()],
+                    v6: vec![
+                        "2001:db8:280::beef/128".parse().unwrap(),
+                        "2001:db8:281::/64".parse().unwrap()
+                    ],
+                },
+                true
+            )
         );
-        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[]);
+        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[], &none_lowered);
         assert!(none.routes.is_empty() && none.oversize.is_none());
+    }
+
+    #[test]
+    fn a_lowered_path_mtu_narrows_only_that_mobile_router() {
+        let cfg = ha_cfg();
+        let near = binding("2001:db8:200::5");
+        let mut far = binding("2001:db8:201::5");
+        far.hoa = "2001:db8:280::cafe".parse().unwrap();
+        far.mnp4 = vec!["10.0.1.0/24".parse().unwrap()];
+        far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
+        let lowered = BTreeMap::from([(far.coa, 1400)]);
+        let bindings = [near.clone(), far.clone()];
+        let s = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &lowered);
+        let mtu_of = |s: &DesiredState, dst: &str| {
+            let dst: IpNet = dst.parse().unwrap();
+            let r = s.routes.iter().find(|r| r.dst == dst).unwrap();
+            (r.mtu, r.mtu_lock)
+        };
+        assert_eq!(mtu_of(&s, "10.0.0.0/24"), (Some(1460), false));
+        assert_eq!(mtu_of(&s, "10.0.1.0/24"), (Some(1360), false));
+        assert_eq!(mtu_of(&s, "2001:db8:280::cafe/128"), (Some(1360), false));
+        let clamp: Vec<_> = s
+            .clamp
+            .unwrap()
+            .groups
+            .iter()
+            .map(|g| (g.mss4, g.prefixes4.clone()))
+            .collect();
+        assert_eq!(
+            clamp,
+            [
+                (1420, vec!["10.0.0.0/24".parse().unwrap()]),
+                (1320, vec!["10.0.1.0/24".parse().unwrap()])
+            ]
+        );
+        let oversize = s.oversize.unwrap();
+        assert_eq!(
+            oversize
+                .groups
+                .iter()
+                .map(|g| g.tunnel_mtu)
+                .collect::<Vec<_>>(),
+            [1460, 1360]
+        );
+        // The tun backend: IPv6 forwarding honours only a locked route MTU, so the narrower
+        // routes into the device (whose MTU is the configured tunnel MTU) are locked.
+        let links = Links {
+            egress: 7,
+            tun: Some(9),
+        };
+        let t = ha_state(&cfg, Backend::Tun, links, &bindings, &lowered);
+        assert_eq!(mtu_of(&t, "2001:db8:282::/64"), (Some(1360), true));
+        assert_eq!(mtu_of(&t, "10.0.1.0/24"), (Some(1360), false));
+        assert_eq!(mtu_of(&t, "2001:db8:281::/64"), (Some(1460), false));
+        // A lowered MTU above the configured one changes nothing.
+        let odd = BTreeMap::from([(far.coa, 9000)]);
+        let u = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &odd);
+        assert_eq!(mtu_of(&u, "10.0.1.0/24"), (Some(1460), false));
     }
 }

@@ -157,6 +157,9 @@ fn route_address(addr: IpAddr) -> RouteAddress {
     }
 }
 
+/// `RTAX_MTU` as a bit of a route's lock mask (`mtu lock`).
+pub const LOCK_MTU: u32 = 1 << 2;
+
 /// The kernel message that installs `spec` with our protocol.
 pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     let v4 = matches!(spec.dst, IpNet::V4(_));
@@ -192,7 +195,11 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     }
     a.push(RouteAttribute::Priority(spec.metric));
     if let Some(mtu) = spec.mtu {
-        a.push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+        let mut metrics = vec![RouteMetric::Mtu(mtu)];
+        if spec.mtu_lock {
+            metrics.push(RouteMetric::Lock(LOCK_MTU));
+        }
+        a.push(RouteAttribute::Metrics(metrics));
     }
     match spec.action {
         RouteAction::Device => {}
@@ -238,6 +245,7 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
     let mut table = u32::from(h.table);
     let (mut dst_addr, mut src_addr, mut oif, mut prefsrc) = (None, None, None, None);
     let (mut metric, mut mtu, mut action) = (0, None, RouteAction::Device);
+    let mut mtu_lock = false;
     for attr in &msg.attributes {
         match attr {
             RouteAttribute::Table(t) => table = *t,
@@ -248,8 +256,10 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
             RouteAttribute::Priority(p) => metric = *p,
             RouteAttribute::Metrics(ms) => {
                 for m in ms {
-                    if let RouteMetric::Mtu(v) = m {
-                        mtu = Some(*v);
+                    match m {
+                        RouteMetric::Mtu(v) => mtu = Some(*v),
+                        RouteMetric::Lock(l) => mtu_lock = l & LOCK_MTU != 0,
+                        _ => {}
                     }
                 }
             }
@@ -286,6 +296,7 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
         oif: oif?,
         prefsrc,
         mtu,
+        mtu_lock,
         action,
     })
 }
@@ -392,6 +403,7 @@ mod tests {
             oif: 3,
             prefsrc: Some("10.0.0.1".parse().unwrap()),
             mtu: Some(1460),
+            mtu_lock: false,
             action: RouteAction::Seg6Encap {
                 peer: "2001:db8::1".parse().unwrap(),
             },
@@ -404,7 +416,19 @@ mod tests {
             oif: 3,
             prefsrc: None,
             mtu: None,
+            mtu_lock: false,
             action: RouteAction::DecapIpv6,
+        });
+        round_trip(RouteSpec {
+            table: MAIN_TABLE,
+            dst: "2001:db8:281::/64".parse().unwrap(),
+            src: None,
+            metric: METRIC_V6,
+            oif: 7,
+            prefsrc: None,
+            mtu: Some(1360),
+            mtu_lock: true,
+            action: RouteAction::Device,
         });
     }
 
@@ -432,6 +456,7 @@ mod tests {
             oif: 3,
             prefsrc: None,
             mtu: None,
+            mtu_lock: false,
             action: RouteAction::Seg6Encap {
                 peer: "2001:db8::1".parse().unwrap(),
             },

@@ -176,6 +176,7 @@ mod tests {
             oif: 2,
             prefsrc: None,
             mtu: Some(1460),
+            mtu_lock: false,
             action: RouteAction::Seg6Encap {
                 peer: peer.parse().unwrap(),
             },

@@ -6,7 +6,7 @@ mod common;
 
 use anyhow::{Context, Result};
 use common::*;
-use dataplane::{Backend, OVERSIZE_LINK};
+use dataplane::{Backend, HaBinding, OVERSIZE_LINK};
 use integration::Netns;
 
 const PMTU_TABLE: &str = "nemodp_pmtu";
@@ -104,4 +104,101 @@ fn tun_backend_bounds_the_rate_and_needs_no_oversize_link() -> Result<()> {
     let link = t.mr.ip(&["link", "show", "nemo0"])?;
     assert!(link.contains("mtu 1360"), "{link}");
     Ok(())
+}
+
+/// A second mobile router, registered at the HA only: its prefixes exist nowhere, but the
+/// HA answers an oversized packet before encapsulating it, which is what is tested.
+fn far_binding() -> HaBinding {
+    HaBinding {
+        hoa: "2001:db8:280::cafe".parse().unwrap(),
+        coa: COA2.parse().unwrap(),
+        mnp6: vec!["2001:db8:282::/64".parse().unwrap()],
+        mnp4: vec!["10.0.1.0/24".parse().unwrap()],
+    }
+}
+
+fn set_peer_path_mtu(t: &Topology, coa: &str, mtu: Option<u32>) -> Result<bool> {
+    let coa: std::net::Ipv6Addr = coa.parse()?;
+    t.ha_node.run(move |rt, dp| -> Result<bool> {
+        let dp = dp.as_mut().context("no data plane")?;
+        Ok(rt.block_on(dp.set_peer_path_mtu(coa, mtu))?)
+    })?
+}
+
+fn said_mtu(out: &str, mtu: u32) -> bool {
+    out.contains(&format!("mtu = {mtu}")) || out.contains(&format!("mtu={mtu}"))
+}
+
+/// An HA serves many mobile routers: a narrow path towards one of them lowers the tunnel
+/// MTU towards that one only (routes, clamp, oversize answers), and raising it again or
+/// the binding moving to another care-of address restores the configured MTU.
+fn ha_narrows_only_one_tunnel(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    t.ha_node
+        .apply_ha(vec![Topology::binding(COA1), far_binding()])?;
+    // Neighbours resolved on the whole path, so single probes below are not lost to it.
+    ping(&t.b, &[A4])?;
+    ping(&t.b, &[A6])?;
+    assert!(set_peer_path_mtu(&t, COA2, Some(1400))?);
+    assert!(!set_peer_path_mtu(&t, COA2, Some(1400))?, "no change");
+    assert!(
+        set_peer_path_mtu(&t, COA2, Some(1300)).is_err(),
+        "below 1280"
+    );
+
+    let far4 = t.ha.ip(&["route", "show", "10.0.1.0/24"])?;
+    let near4 = t.ha.ip(&["route", "show", "10.0.0.0/24"])?;
+    assert!(
+        far4.contains("mtu 1360") && near4.contains("mtu 1460"),
+        "{far4}{near4}"
+    );
+    let clamp = t.ha.run(&["nft", "list", "table", "inet", NFT_TABLE])?;
+    assert!(
+        clamp.contains("maxseg size set 1320") && clamp.contains("maxseg size set 1420"),
+        "{clamp}"
+    );
+    // Towards the far mobile router: Fragmentation Needed / Packet Too Big with 1360.
+    let out = ping_df(&t.b, "1432", "10.0.1.5");
+    assert!(
+        said_mtu(&out, 1360),
+        "IPv4 towards the narrowed tunnel: {out}"
+    );
+    let out = ping_df(&t.b, "1412", "2001:db8:282::5");
+
+    assert!(
+        said_mtu(&out, 1360),
+        "IPv6 towards the narrowed tunnel: {out}"
+    );
+    // Towards the near one the full tunnel MTU still passes, both families.
+    let out = ping_df(&t.b, "1432", A4);
+    assert!(out.contains(" 0% packet loss"), "IPv4 at 1460 to A: {out}");
+    let out = ping_df(&t.b, "1412", A6);
+    assert!(out.contains(" 0% packet loss"), "IPv6 at 1460 to A: {out}");
+    let out = ping_df(&t.b, "1433", A4);
+    assert!(said_mtu(&out, 1460), "A's tunnel keeps 1460: {out}");
+
+    // Raised again (the timer in nemonetd does this after 10 minutes).
+    assert!(set_peer_path_mtu(&t, COA2, None)?);
+    let far4 = t.ha.ip(&["route", "show", "10.0.1.0/24"])?;
+    assert!(far4.contains("mtu 1460"), "{far4}");
+    // A new care-of address is a new path: the lowered MTU does not follow the binding.
+    assert!(set_peer_path_mtu(&t, COA2, Some(1400))?);
+    let mut moved = far_binding();
+    moved.coa = "2001:db8:2ff::9".parse()?;
+    t.ha_node.apply_ha(vec![Topology::binding(COA1), moved])?;
+    let far4 = t.ha.ip(&["route", "show", "10.0.1.0/24"])?;
+    assert!(far4.contains("mtu 1460"), "{far4}");
+    t.ha_node.teardown()?;
+    Ok(())
+}
+
+#[test]
+fn seg6_ha_narrows_only_one_tunnel() -> Result<()> {
+    ha_narrows_only_one_tunnel(Backend::Seg6)
+}
+
+#[test]
+fn tun_ha_narrows_only_one_tunnel() -> Result<()> {
+    ha_narrows_only_one_tunnel(Backend::Tun)
 }

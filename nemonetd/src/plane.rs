@@ -35,6 +35,9 @@ struct Plane {
     path_mtu: u32,
     /// When a Packet Too Big last lowered it.
     lowered_at: Option<Instant>,
+    /// HA: when a Packet Too Big last lowered the path MTU towards each care-of address
+    /// (the data plane keeps the MTUs; the other mobile routers keep theirs).
+    peers_lowered_at: BTreeMap<Ipv6Addr, Instant>,
 }
 
 /// How long a lowered path MTU stands before the configured one is tried again
@@ -85,6 +88,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         },
         path_mtu: TunnelSettings::default().path_mtu,
         lowered_at: None,
+        peers_lowered_at: BTreeMap::new(),
     };
     plane.resync(&mut bus).await;
     let ptbs = dataplane::PtbSocket::open().context("ICMPv6 socket for Packet Too Big")?;
@@ -418,8 +422,15 @@ impl Plane {
         };
         match dp.outer_packet_too_big(ptb).await {
             Ok(Some(mtu)) => {
-                self.path_mtu = mtu + TunnelSettings::ENCAP_OVERHEAD;
-                self.lowered_at = Some(Instant::now());
+                match self.role {
+                    Role::MobileRouter => {
+                        self.path_mtu = mtu + TunnelSettings::ENCAP_OVERHEAD;
+                        self.lowered_at = Some(Instant::now());
+                    }
+                    Role::HomeAgent => {
+                        self.peers_lowered_at.insert(ptb.outer_dst, Instant::now());
+                    }
+                }
                 tracing::info!(
                     "packet too big ({}) from inside the tunnel to {}: tunnel MTU {mtu}",
                     ptb.mtu,
@@ -433,6 +444,9 @@ impl Plane {
 
     /// Back to the configured path MTU once a lowered one is old enough; true if raised.
     async fn raise_path_mtu(&mut self) -> bool {
+        if self.role == Role::HomeAgent {
+            return self.raise_peer_path_mtus().await;
+        }
         if self
             .lowered_at
             .is_none_or(|t| t.elapsed() < PMTU_RAISE_AFTER)
@@ -460,6 +474,36 @@ impl Plane {
                 false
             }
         }
+    }
+
+    /// HA: the same, per care-of address.
+    async fn raise_peer_path_mtus(&mut self) -> bool {
+        let due: Vec<Ipv6Addr> = self
+            .peers_lowered_at
+            .iter()
+            .filter(|(_, t)| t.elapsed() >= PMTU_RAISE_AFTER)
+            .map(|(coa, _)| *coa)
+            .collect();
+        let mut raised = false;
+        for coa in due {
+            self.peers_lowered_at.remove(&coa);
+            let Some((_, dp)) = self.dp.as_mut() else {
+                continue;
+            };
+            match dp.set_peer_path_mtu(coa, None).await {
+                Ok(true) => {
+                    raised = true;
+                    tracing::info!(
+                        "path MTU towards {coa} back to {} after {PMTU_RAISE_AFTER:?}",
+                        dp.peer_path_mtu(coa)
+                    );
+                }
+                // The binding moved or ended: its MTU went with it.
+                Ok(false) => {}
+                Err(e) => tracing::error!("raising the tunnel MTU towards {coa}: {e}"),
+            }
+        }
+        raised
     }
 
     async fn stop(&mut self, mode: StopMode) {

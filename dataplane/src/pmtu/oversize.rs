@@ -16,23 +16,30 @@
 //! and only the rate of Packet Too Big needs a bound.
 //!
 //! ```text
-//! nft: table inet <nft_table>_pmtu, prerouting: <into the tunnel> meta length > MTU
-//!      meta length <= LARGEST_IF_MTU meta mark set 0xa8
+//! nft: table inet <nft_table>_pmtu, prerouting: meta length > SMALLEST_MTU
+//!      meta length <= LARGEST_IF_MTU jump oversized; oversized: per tunnel MTU,
+//!      <into those tunnels> meta length > MTU meta mark set 0xa8
 //! ip rule / ip -6 rule: pref 150 fwmark 0xa8 lookup 16880   (after `lookup local`)
-//! table 16880: default via 169.254.168.2 dev nemo-pmtu; default via fe80::a8:2 dev nemo-pmtu
-//! nemo-pmtu <-> nemo-pmtu-rx (veth, MTU = tunnel MTU, forwarding on the rx end)
+//! table 16880: default via 169.254.168.2 dev nemo-pmtu; default via fe80::a8:2 dev nemo-pmtu;
+//!      HA: <prefixes of a narrower tunnel> via ... mtu lock <its MTU>
+//! nemo-pmtu <-> nemo-pmtu-rx (veth, MTU = largest tunnel MTU, forwarding on the rx end)
 //! ```
+//! An HA keeps one tunnel MTU per mobile router: a Packet Too Big from one access network
+//! narrows the tunnel to that mobile router only.
 //! The upper length bound keeps TCP super-packets (GSO, which the kernel segments to a
 //! size that fits on its own) out of this path; one that still matches is handled
 //! correctly, just more slowly.
 
 use crate::error::{Error, Result};
-use crate::netlink::Netlink;
+use crate::netlink::{Netlink, LOCK_MTU};
 use crate::sysctl;
 use futures::TryStreamExt;
-use ipnet::{Ipv4Net, Ipv6Net};
-use netlink_packet_route::route::{RouteMessage, RouteProtocol};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteMetric, RouteProtocol,
+};
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use netlink_packet_route::AddressFamily;
 use rtnetlink::{IpVersion, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -65,64 +72,111 @@ pub enum IntoTunnel {
     ToPrefixes { v4: Vec<Ipv4Net>, v6: Vec<Ipv6Net> },
 }
 
-/// The oversize path wanted for the current state.
+/// Packets into tunnels of one MTU.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OversizeSpec {
+pub struct OversizeGroup {
     pub tunnel_mtu: u32,
     pub into_tunnel: IntoTunnel,
-    /// seg6: steer oversized packets through the veth pair. The tun backend's device has
-    /// the tunnel MTU, so there only the rate of Packet Too Big needs bounding.
+}
+
+/// The oversize path wanted for the current state: one group per tunnel MTU (an HA may
+/// have lowered the MTU towards some mobile routers only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizeSpec {
+    pub groups: Vec<OversizeGroup>,
+    /// seg6: steer oversized packets through the veth pair. The tun backend's device and
+    /// routes have the tunnel MTU, so there only the rate of Packet Too Big needs bounding.
     pub steer: bool,
 }
 
 impl OversizeSpec {
+    /// One tunnel MTU for everything that enters the tunnel.
+    pub fn single(tunnel_mtu: u32, into_tunnel: IntoTunnel, steer: bool) -> Self {
+        Self {
+            groups: vec![OversizeGroup {
+                tunnel_mtu,
+                into_tunnel,
+            }],
+            steer,
+        }
+    }
+
+    /// The largest tunnel MTU: the MTU of the oversize link.
+    pub fn largest_mtu(&self) -> u32 {
+        self.groups.iter().map(|g| g.tunnel_mtu).max().unwrap_or(0)
+    }
+
+    fn smallest_mtu(&self) -> u32 {
+        self.groups.iter().map(|g| g.tunnel_mtu).min().unwrap_or(0)
+    }
+
     /// The nftables table marking oversized packets; `largest` is the largest MTU of the
     /// node's interfaces (no single packet arrives longer than that).
     pub fn ruleset(&self, table: &str, largest: u32) -> String {
-        let mtu = self.tunnel_mtu;
         // Every packet the node forwards passes the base chain, so it decides with one rule
         // on the length alone (two integer compares; GSO super-packets are longer than any
         // interface MTU and fall through); the rest runs only for oversized packets.
         let mut s = format!(
-            "table inet {table} {{\n  chain prerouting {{\n    type filter hook prerouting priority mangle; policy accept;\n    meta length > {mtu} meta length <= {} jump oversized\n  }}\n  chain oversized {{\n",
-            largest.max(mtu)
+            "table inet {table} {{\n  chain prerouting {{\n    type filter hook prerouting priority mangle; policy accept;\n    meta length > {} meta length <= {} jump oversized\n  }}\n  chain oversized {{\n",
+            self.smallest_mtu(),
+            largest.max(self.largest_mtu())
         );
         let join = |items: Vec<String>| items.join(", ");
-        let (m4, m6) = match &self.into_tunnel {
-            IntoTunnel::FromInterface(ifname) => (
-                Some(format!("iifname \"{ifname}\" meta nfproto ipv4")),
-                Some(format!("iifname \"{ifname}\" meta nfproto ipv6")),
-            ),
-            IntoTunnel::ToPrefixes { v4, v6 } => (
-                (!v4.is_empty()).then(|| {
-                    format!(
-                        "iifname != \"{RETURN_LINK}\" ip daddr {{ {} }}",
-                        join(v4.iter().map(ToString::to_string).collect())
-                    )
-                }),
-                (!v6.is_empty()).then(|| {
-                    format!(
-                        "iifname != \"{RETURN_LINK}\" ip6 daddr {{ {} }}",
-                        join(v6.iter().map(ToString::to_string).collect())
-                    )
-                }),
-            ),
-        };
-        // The kernel rate-limits Fragmentation Needed but not Packet Too Big: oversized
-        // IPv6 beyond the rate is dropped here, before it can cause one.
-        if let Some(m6) = &m6 {
-            let _ = writeln!(
-                s,
-                "    {m6} limit rate over {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets counter drop"
-            );
-        }
-        if self.steer {
-            for m in [m4, m6].into_iter().flatten() {
-                let _ = writeln!(s, "    {m} counter meta mark set {MARK:#x}");
+        for g in &self.groups {
+            let mtu = g.tunnel_mtu;
+            let (m4, m6) = match &g.into_tunnel {
+                IntoTunnel::FromInterface(ifname) => (
+                    Some(format!("iifname \"{ifname}\" meta nfproto ipv4")),
+                    Some(format!("iifname \"{ifname}\" meta nfproto ipv6")),
+                ),
+                IntoTunnel::ToPrefixes { v4, v6 } => (
+                    (!v4.is_empty()).then(|| {
+                        format!(
+                            "iifname != \"{RETURN_LINK}\" ip daddr {{ {} }}",
+                            join(v4.iter().map(ToString::to_string).collect())
+                        )
+                    }),
+                    (!v6.is_empty()).then(|| {
+                        format!(
+                            "iifname != \"{RETURN_LINK}\" ip6 daddr {{ {} }}",
+                            join(v6.iter().map(ToString::to_string).collect())
+                        )
+                    }),
+                ),
+            };
+            // The kernel rate-limits Fragmentation Needed but not Packet Too Big: oversized
+            // IPv6 beyond the rate is dropped here, before it can cause one.
+            if let Some(m6) = &m6 {
+                let _ = writeln!(
+                    s,
+                    "    {m6} meta length > {mtu} limit rate over {PTB_PER_SECOND}/second burst {PTB_PER_SECOND} packets counter drop"
+                );
+            }
+            if self.steer {
+                for m in [m4, m6].into_iter().flatten() {
+                    let _ = writeln!(
+                        s,
+                        "    {m} meta length > {mtu} counter meta mark set {MARK:#x}"
+                    );
+                }
             }
         }
         s.push_str("  }\n}\n");
         s
+    }
+
+    /// Routes of table [`TABLE`] besides the defaults: the prefixes of groups narrower than
+    /// the oversize link, each with its group's MTU.
+    fn narrower_routes(&self) -> Vec<(IpNet, u32)> {
+        let largest = self.largest_mtu();
+        let mut out = Vec::new();
+        for g in self.groups.iter().filter(|g| g.tunnel_mtu < largest) {
+            if let IntoTunnel::ToPrefixes { v4, v6 } = &g.into_tunnel {
+                out.extend(v4.iter().map(|p| (IpNet::V4(*p), g.tunnel_mtu)));
+                out.extend(v6.iter().map(|p| (IpNet::V6(*p), g.tunnel_mtu)));
+            }
+        }
+        out
     }
 }
 
@@ -150,7 +204,8 @@ pub fn largest_interface_mtu() -> u32 {
 /// Installs (or updates the MTU of) the oversize path, then the marking rules.
 pub async fn install(nl: &Netlink, spec: &OversizeSpec, nft_table: &str) -> Result<()> {
     if spec.steer {
-        install_path(nl, spec.tunnel_mtu).await?;
+        install_path(nl, spec.largest_mtu()).await?;
+        narrower_routes(nl, &spec.narrower_routes()).await?;
     } else {
         remove_path(nl).await?;
     }
@@ -217,6 +272,91 @@ async fn install_path(nl: &Netlink, mtu: u32) -> Result<()> {
         }
     }
     tracing::info!(tunnel_mtu = mtu, "oversized packets go through {LINK}");
+    Ok(())
+}
+
+/// Makes the per-prefix routes of table [`TABLE`] exactly `wanted` (prefix, MTU): the
+/// kernel's forwarding into the oversize link then answers with that MTU.
+async fn narrower_routes(nl: &Netlink, wanted: &[(IpNet, u32)]) -> Result<()> {
+    let h = nl.handle();
+    let mut present: Vec<(IpNet, Option<u32>, RouteMessage)> = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut query = RouteMessage::default();
+        query.header.address_family = family;
+        let mut dump = h.route().get(query).execute();
+        while let Some(msg) = dump.try_next().await.map_err(nl_err("route dump"))? {
+            let table = msg
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(msg.header.table));
+            if table != TABLE || msg.header.destination_prefix_length == 0 {
+                continue;
+            }
+            let len = msg.header.destination_prefix_length;
+            let (mut dst, mut mtu) = (None, None);
+            for a in &msg.attributes {
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(a)) => {
+                        dst = Ipv4Net::new(*a, len).ok().map(IpNet::V4)
+                    }
+                    RouteAttribute::Destination(RouteAddress::Inet6(a)) => {
+                        dst = Ipv6Net::new(*a, len).ok().map(IpNet::V6)
+                    }
+                    RouteAttribute::Metrics(ms) => {
+                        mtu = ms.iter().find_map(|m| match m {
+                            RouteMetric::Mtu(v) => Some(*v),
+                            _ => None,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(dst) = dst {
+                present.push((dst, mtu, msg));
+            }
+        }
+    }
+    let link = Netlink::ifindex(LINK)?;
+    for (dst, mtu) in wanted {
+        if present.iter().any(|(d, m, _)| d == dst && *m == Some(*mtu)) {
+            continue;
+        }
+        let mut msg = match dst {
+            IpNet::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(p.addr(), p.prefix_len())
+                .gateway(RETURN4)
+                .table_id(TABLE)
+                .output_interface(link)
+                .protocol(RouteProtocol::Static)
+                .build(),
+            IpNet::V6(p) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(p.addr(), p.prefix_len())
+                .gateway(RETURN6)
+                .table_id(TABLE)
+                .output_interface(link)
+                .protocol(RouteProtocol::Static)
+                .build(),
+        };
+        msg.attributes.push(RouteAttribute::Metrics(vec![
+            RouteMetric::Mtu(*mtu),
+            RouteMetric::Lock(LOCK_MTU),
+        ]));
+        h.route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(nl_err(format!("oversize route {dst} mtu {mtu}")))?;
+    }
+    for (dst, mtu, msg) in present {
+        if !wanted.iter().any(|(d, m)| *d == dst && Some(*m) == mtu) {
+            let _ = h.route().del(msg).execute().await;
+        }
+    }
     Ok(())
 }
 
@@ -294,18 +434,18 @@ mod tests {
 
     #[test]
     fn mr_marks_what_the_mobile_network_sends_above_the_tunnel_mtu() {
-        let spec = OversizeSpec {
-            tunnel_mtu: 1460,
-            into_tunnel: IntoTunnel::FromInterface("eth1".into()),
-            steer: true,
-        };
+        let spec = OversizeSpec::single(1460, IntoTunnel::FromInterface("eth1".into()), true);
         let text = spec.ruleset("t_pmtu", 1500);
         assert!(text.contains("meta length > 1460 meta length <= 1500 jump oversized"));
-        assert!(text.contains("iifname \"eth1\" meta nfproto ipv4 counter meta mark set 0xa8"));
         assert!(text.contains(
-            "iifname \"eth1\" meta nfproto ipv6 limit rate over 100/second burst 100 packets counter drop"
+            "iifname \"eth1\" meta nfproto ipv4 meta length > 1460 counter meta mark set 0xa8"
         ));
-        assert!(text.contains("iifname \"eth1\" meta nfproto ipv6 counter meta mark set 0xa8"));
+        assert!(text.contains(
+            "iifname \"eth1\" meta nfproto ipv6 meta length > 1460 limit rate over 100/second burst 100 packets counter drop"
+        ));
+        assert!(text.contains(
+            "iifname \"eth1\" meta nfproto ipv6 meta length > 1460 counter meta mark set 0xa8"
+        ));
         assert!(text.contains("hook prerouting"));
         let base = &text[..text.find("chain oversized").unwrap()];
         assert_eq!(
@@ -316,18 +456,17 @@ mod tests {
         assert!(!text.contains("ct "), "stateless: no conntrack");
         let limit = text.find("limit rate over").unwrap();
         assert!(
-            limit < text.find("nfproto ipv6 counter meta mark").unwrap(),
+            limit
+                < text
+                    .find("nfproto ipv6 meta length > 1460 counter meta mark")
+                    .unwrap(),
             "the limit comes first"
         );
     }
 
     #[test]
     fn tun_backend_only_bounds_the_packet_too_big_rate() {
-        let spec = OversizeSpec {
-            tunnel_mtu: 1460,
-            into_tunnel: IntoTunnel::FromInterface("eth1".into()),
-            steer: false,
-        };
+        let spec = OversizeSpec::single(1460, IntoTunnel::FromInterface("eth1".into()), false);
         let text = spec.ruleset("t", 1500);
         assert!(text.contains("limit rate over 100/second"));
         assert!(!text.contains("mark set"));
@@ -336,22 +475,66 @@ mod tests {
 
     #[test]
     fn ha_marks_packets_to_the_registered_prefixes() {
-        let spec = OversizeSpec {
-            tunnel_mtu: 1360,
-            into_tunnel: IntoTunnel::ToPrefixes {
+        let spec = OversizeSpec::single(
+            1360,
+            IntoTunnel::ToPrefixes {
                 v4: vec!["10.0.0.0/24".parse().unwrap()],
                 v6: vec![
                     "2001:db8:281::/64".parse().unwrap(),
                     "2001:db8:280::beef/128".parse().unwrap(),
                 ],
             },
-            steer: true,
-        };
+            true,
+        );
         let text = spec.ruleset("t", 9000);
-        assert!(text.contains("ip daddr { 10.0.0.0/24 } counter meta mark set 0xa8"));
+        assert!(
+            text.contains("ip daddr { 10.0.0.0/24 } meta length > 1360 counter meta mark set 0xa8")
+        );
         assert!(text.contains("ip6 daddr { 2001:db8:281::/64, 2001:db8:280::beef/128 }"));
         assert!(text.contains(&format!("iifname != \"{RETURN_LINK}\"")));
         // A larger tunnel MTU than any interface still gives a well-formed (empty) range.
         assert!(spec.ruleset("t", 1000).contains("meta length <= 1360 jump"));
+    }
+
+    #[test]
+    fn an_ha_marks_each_binding_at_its_own_tunnel_mtu() {
+        let group = |mtu, v4: &str, v6: &str| OversizeGroup {
+            tunnel_mtu: mtu,
+            into_tunnel: IntoTunnel::ToPrefixes {
+                v4: vec![v4.parse().unwrap()],
+                v6: vec![v6.parse().unwrap()],
+            },
+        };
+        let spec = OversizeSpec {
+            groups: vec![
+                group(1460, "10.0.0.0/24", "2001:db8:281::/64"),
+                group(1360, "10.0.1.0/24", "2001:db8:282::/64"),
+            ],
+            steer: true,
+        };
+        let text = spec.ruleset("t", 1500);
+        assert!(
+            text.contains("meta length > 1360 meta length <= 1500 jump oversized"),
+            "the base chain lets through what fits every tunnel: {text}"
+        );
+        assert!(text.contains("ip daddr { 10.0.0.0/24 } meta length > 1460 counter meta mark"));
+        assert!(text.contains("ip daddr { 10.0.1.0/24 } meta length > 1360 counter meta mark"));
+        assert!(text.contains(
+            "ip6 daddr { 2001:db8:282::/64 } meta length > 1360 limit rate over 100/second"
+        ));
+        assert_eq!(spec.largest_mtu(), 1460, "the oversize link's MTU");
+        assert_eq!(
+            spec.narrower_routes(),
+            vec![
+                ("10.0.1.0/24".parse().unwrap(), 1360),
+                ("2001:db8:282::/64".parse().unwrap(), 1360)
+            ],
+            "only the narrower binding needs routes of its own"
+        );
+        assert!(
+            OversizeSpec::single(1460, IntoTunnel::FromInterface("e".into()), true)
+                .narrower_routes()
+                .is_empty()
+        );
     }
 }
