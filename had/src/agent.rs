@@ -13,7 +13,7 @@ use mobsock::{
     BcEntry, BcRemove, Body, Bus, BusMember, BusOptions, Event as BusEvent, NodeType, NodeTypeInfo,
     RegistrationFailed, RemoveReason,
 };
-use registration::ha::{Binding, HaAction, HomeAgent, RemoveReason as CoreReason};
+use registration::ha::{Binding, HaAction, HomeAgent, RemoveReason as CoreReason, UnrecognizedMh};
 use registration::Now;
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
 use std::time::{Duration, SystemTime};
@@ -144,6 +144,26 @@ impl Agent {
             &self.dialect,
         ) {
             Ok(p) => p,
+            Err(mip6::Error::UnsupportedMhType(mh_type)) => {
+                let rx = UnrecognizedMh {
+                    mh_type,
+                    src: rx.src,
+                    dst: rx.dst,
+                    home_address: mip6::packet::home_address_option(rx.first_header, &rx.data),
+                };
+                let actions = self.core.unrecognized_mh_type(&rx, Now::current());
+                tracing::info!(
+                    "Mobility Header type {mh_type} from {} is not one a home agent processes: {}",
+                    rx.src,
+                    if actions.is_empty() {
+                        "dropped (Binding Error rate limit)"
+                    } else {
+                        "Binding Error (unrecognized MH type) sent"
+                    }
+                );
+                self.apply(actions).await;
+                return;
+            }
             Err(e) => {
                 self.bad_packets += 1;
                 tracing::warn!(
@@ -188,7 +208,7 @@ impl Agent {
             match action {
                 HaAction::Send(packet) => {
                     if let Err(e) = self.sock.send(&packet) {
-                        tracing::error!("sending BA: {e}");
+                        tracing::error!("sending a Mobility Header message: {e}");
                     }
                 }
                 HaAction::BindingAdded { binding, new } => {

@@ -561,3 +561,61 @@ fn had_restarted_mid_binding_keeps_the_binding() {
         "no 135 after the restart: {bas:?}"
     );
 }
+
+#[test]
+fn unknown_mobility_header_type_gets_a_binding_error() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    // MH type 42 with a Home Address option (scapy fills in the checksum over the home
+    // address, as RFC 6275 6.1.1 wants), then one without.
+    let script = format!(
+        "from scapy.all import *\n\
+         from scapy.layers.mobileip import *\n\
+         from scapy.layers.inet6 import *\n\
+         hao = IPv6ExtHdrDestOpt(options=[HAO(hoa='{HOA}')])\n\
+         send(IPv6(src='{COA}', dst='{HA}')/hao/MIP6MH_Generic(mhtype=42, msg=b'\\x00' * 2), verbose=0)\n\
+         send(IPv6(src='{COA}', dst='{HA}')/MIP6MH_Generic(mhtype=43, msg=b'\\x00' * 2), verbose=0)\n"
+    );
+    let out = lab
+        .mr
+        .command("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(WAIT, || {
+        lab.log("had").matches("Binding Error").count() >= 2
+    })
+    .unwrap_or_else(|_| panic!("no Binding Error logged:\n{}", lab.log("had")));
+    assert!(lab
+        .log("had")
+        .contains("Mobility Header type 42 from 2001:db8:200::5"));
+    // The MR's mrd, which the Binding Errors reach, says what they were.
+    wait_until(WAIT, || {
+        lab.log("mrd").contains("Binding Error from 2001:db8:1::1")
+    })
+    .unwrap_or_else(|_| panic!("mrd did not log the Binding Error:\n{}", lab.log("mrd")));
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let bes = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 7",
+        &["ipv6.src", "ipv6.dst", "mip6.be.status", "mip6.be.haddr"],
+    )
+    .unwrap();
+    assert_eq!(
+        bes,
+        vec![
+            vec![HA.to_string(), COA.to_string(), "2".into(), HOA.into()],
+            vec![HA.to_string(), COA.to_string(), "2".into(), "::".into()],
+        ],
+        "one Binding Error (unrecognized MH type) per message, as Wireshark decodes it"
+    );
+}

@@ -190,39 +190,7 @@ impl MhPacket {
         payload: &'a [u8],
         ctx: &ParseContext,
     ) -> Result<ReceivedPacket<'a>, Error> {
-        let mut home_address = None;
-        let mut rh2_home = None;
-        let mut next = next_header;
-        let mut at = 0;
-        loop {
-            let rest = payload.get(at..).unwrap_or_default();
-            let header = match next {
-                IPPROTO_MH => break,
-                ext::IPPROTO_HOPOPTS | ext::IPPROTO_DSTOPTS => {
-                    let header = ext::parse_options_header(rest)?;
-                    if let Some(hoa) = header.home_address {
-                        if next == ext::IPPROTO_HOPOPTS {
-                            return Err(Error::UnexpectedNextHeader(next));
-                        }
-                        if home_address.replace(hoa).is_some() {
-                            return Err(Error::Duplicate("home address option"));
-                        }
-                    }
-                    header
-                }
-                ext::IPPROTO_ROUTING => {
-                    let header = ext::parse_rh2(rest)?;
-                    if rh2_home.is_some() {
-                        return Err(Error::Duplicate("type 2 routing header"));
-                    }
-                    rh2_home = header.home_address;
-                    header
-                }
-                other => return Err(Error::UnexpectedNextHeader(other)),
-            };
-            next = header.next_header;
-            at += header.len;
-        }
+        let (home_address, rh2_home, at) = walk_extension_headers(next_header, payload)?;
         let mh_bytes = payload.get(at..).unwrap_or_default();
         let declared = (usize::from(wire::u8_at(mh_bytes, 1, "mobility header")?) + 1) * 8;
         let view = MobilityHeader::new_checked(mh_bytes).map_err(|e| match e {
@@ -255,4 +223,53 @@ impl MhPacket {
             mh_bytes,
         })
     }
+}
+
+/// Walks the extension headers before the Mobility Header: (Home Address option, type 2
+/// routing header address, offset of the Mobility Header).
+fn walk_extension_headers(
+    next_header: u8,
+    payload: &[u8],
+) -> Result<(Option<Ipv6Addr>, Option<Ipv6Addr>, usize), Error> {
+    let mut home_address = None;
+    let mut rh2_home = None;
+    let mut next = next_header;
+    let mut at = 0;
+    loop {
+        let rest = payload.get(at..).unwrap_or_default();
+        let header = match next {
+            IPPROTO_MH => break,
+            ext::IPPROTO_HOPOPTS | ext::IPPROTO_DSTOPTS => {
+                let header = ext::parse_options_header(rest)?;
+                if let Some(hoa) = header.home_address {
+                    if next == ext::IPPROTO_HOPOPTS {
+                        return Err(Error::UnexpectedNextHeader(next));
+                    }
+                    if home_address.replace(hoa).is_some() {
+                        return Err(Error::Duplicate("home address option"));
+                    }
+                }
+                header
+            }
+            ext::IPPROTO_ROUTING => {
+                let header = ext::parse_rh2(rest)?;
+                if rh2_home.is_some() {
+                    return Err(Error::Duplicate("type 2 routing header"));
+                }
+                rh2_home = header.home_address;
+                header
+            }
+            other => return Err(Error::UnexpectedNextHeader(other)),
+        };
+        next = header.next_header;
+        at += header.len;
+    }
+    Ok((home_address, rh2_home, at))
+}
+
+/// The Home Address option of a packet as a raw socket delivers it (see
+/// [`MhPacket::parse_payload`]), also when its Mobility Header does not parse: a Binding
+/// Error about it carries that address (RFC 6275 6.1.9).
+pub fn home_address_option(next_header: u8, payload: &[u8]) -> Option<Ipv6Addr> {
+    walk_extension_headers(next_header, payload).ok()?.0
 }

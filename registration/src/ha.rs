@@ -5,13 +5,13 @@ use crate::policy::{HaPolicy, NodePolicy};
 use crate::{replay, seq, Now};
 use ipnet::{Ipv4Net, Ipv6Net};
 use mip6::{
-    AuthKey, BaFlags, BaStatus, BuFlags, Ipv4AckStatus, MessageRepr, MhPacket, MobilityOption,
-    ReceivedPacket,
+    AuthKey, BaFlags, BaStatus, BeStatus, BuFlags, Ipv4AckStatus, MessageRepr, MhPacket,
+    MobilityOption, ReceivedPacket,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// One Binding Cache entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ pub enum RemoveReason {
 /// What the daemon must do after an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HaAction {
-    /// Send this complete IPv6 packet (a BA) on the raw socket.
+    /// Send this complete IPv6 packet (a BA or a Binding Error) on the raw socket.
     Send(Vec<u8>),
     /// A binding was created (`new`) or refreshed/moved: announce BC_ADD, persist, and
     /// start proxy-ND for its home address when new.
@@ -65,6 +65,43 @@ pub struct HomeAgent {
     cache: BTreeMap<Ipv6Addr, Binding>,
     /// The cache ordered by expiry, so the next expiry is found without a scan.
     expiry: BTreeSet<(SystemTime, Ipv6Addr)>,
+    binding_errors: RateLimit,
+}
+
+/// Binding Errors per second at most: RFC 6275 9.2 asks for them to be rate-limited like
+/// ICMPv6 errors, so that unknown messages from a spoofed source cannot make the HA flood.
+pub const BINDING_ERRORS_PER_SECOND: u32 = 10;
+
+/// A budget of messages per one-second window.
+#[derive(Debug, Default)]
+struct RateLimit {
+    window: Option<Instant>,
+    used: u32,
+}
+
+impl RateLimit {
+    fn allow(&mut self, now: Instant, per_second: u32) -> bool {
+        if self
+            .window
+            .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1))
+        {
+            self.window = Some(now);
+            self.used = 0;
+        }
+        self.used += 1;
+        self.used <= per_second
+    }
+}
+
+/// A Mobility Header of a type the HA does not process (RFC 6275 9.2), as received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnrecognizedMh {
+    pub mh_type: u8,
+    /// IPv6 source and destination of the packet.
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// Its Home Address option, if it had one.
+    pub home_address: Option<Ipv6Addr>,
 }
 
 /// A refusal: the status, the sequence number the BA carries, and why.
@@ -100,6 +137,43 @@ impl HomeAgent {
             policy,
             cache: BTreeMap::new(),
             expiry: BTreeSet::new(),
+            binding_errors: RateLimit::default(),
+        }
+    }
+
+    /// A Mobility Header of an unknown type: a Binding Error with status 2 to its source
+    /// (RFC 6275 9.2), without a Home Address option or routing header, carrying the home
+    /// address the offending packet named (or `::`). None to a multicast or unspecified
+    /// source, nor for a packet sent to a multicast address, nor beyond the rate limit.
+    pub fn unrecognized_mh_type(&mut self, rx: &UnrecognizedMh, now: Now) -> Vec<HaAction> {
+        let unanswerable = |a: Ipv6Addr| a.is_multicast() || a.is_unspecified();
+        if unanswerable(rx.src) || rx.dst.is_multicast() {
+            return Vec::new();
+        }
+        if !self
+            .binding_errors
+            .allow(now.mono, BINDING_ERRORS_PER_SECOND)
+        {
+            return Vec::new();
+        }
+        let packet = MhPacket {
+            src: rx.dst,
+            dst: rx.src,
+            home_address: None,
+            rh2_home: None,
+            hop_limit: 64,
+            mh: MessageRepr::BindingError {
+                status: BeStatus::UnrecognizedMhType,
+                home_address: rx.home_address.unwrap_or(Ipv6Addr::UNSPECIFIED),
+                options: Vec::new(),
+            },
+        };
+        match packet.emit(&self.policy.dialect) {
+            Ok(bytes) => vec![HaAction::Send(bytes)],
+            Err(e) => {
+                tracing::error!("building a Binding Error: {e}");
+                Vec::new()
+            }
         }
     }
 

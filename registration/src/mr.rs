@@ -389,6 +389,22 @@ impl MobileRouter {
     /// Handles a received packet; only a BA for our pending BU matters.
     pub fn handle_packet(&mut self, rx: &ReceivedPacket<'_>, now: Now) -> Vec<MrAction> {
         let p = &rx.packet;
+        if let MessageRepr::BindingError {
+            status,
+            home_address,
+            ..
+        } = p.mh
+        {
+            // Logged only: status 2 means the peer does not process what we sent (not a
+            // home agent?), status 1 that it has no binding for a Home Address option of
+            // ours; either way the BU retransmissions and refreshes go on and decide.
+            tracing::warn!(
+                "Binding Error from {}: {status} ({}), home address {home_address}",
+                p.src,
+                u8::from(status)
+            );
+            return Vec::new();
+        }
         let MessageRepr::BindingAck {
             status,
             seq,

@@ -726,3 +726,78 @@ fn shutdown_deregisters_from_the_care_of_address() {
     assert!(to_mr(&mut mr, &ha_sent(&ha_actions), &ParseContext::iana(), now).is_empty());
     assert!(!mr.awaiting_ack());
 }
+
+#[test]
+fn unknown_mh_type_gets_a_rate_limited_binding_error() {
+    use mip6::BeStatus;
+    use registration::ha::{UnrecognizedMh, BINDING_ERRORS_PER_SECOND};
+    let ctx = ParseContext::default();
+    let mut ha = HomeAgent::new(ha_policy());
+    let now = Now::current();
+    let rx = UnrecognizedMh {
+        mh_type: 42,
+        src: a6("2001:db8:200::5"),
+        dst: a6("2001:db8:280::1"),
+        home_address: Some(a6("2001:db8:280::beef")),
+    };
+    let out = ha_sent(&ha.unrecognized_mh_type(&rx, now));
+    assert_eq!(out.len(), 1);
+    let be = MhPacket::parse(&out[0], &ctx).unwrap().packet;
+    assert_eq!(
+        (be.src, be.dst),
+        (rx.dst, rx.src),
+        "straight back to the source"
+    );
+    assert_eq!(be.home_address, None, "no Home Address option");
+    assert_eq!(be.rh2_home, None, "no routing header");
+    match be.mh {
+        MessageRepr::BindingError {
+            status,
+            home_address,
+            ..
+        } => {
+            assert_eq!(status, BeStatus::UnrecognizedMhType);
+            assert_eq!(home_address, a6("2001:db8:280::beef"));
+        }
+        other => panic!("not a Binding Error: {other:?}"),
+    }
+    // Rate-limited: the rest of this second's budget, then nothing until the next second.
+    let burst: usize = (0..2 * BINDING_ERRORS_PER_SECOND)
+        .map(|_| ha.unrecognized_mh_type(&rx, now).len())
+        .sum();
+    assert_eq!(burst, BINDING_ERRORS_PER_SECOND as usize - 1);
+    let later = Now {
+        mono: now.mono + Duration::from_secs(1),
+        wall: now.wall + Duration::from_secs(1),
+    };
+    assert_eq!(ha.unrecognized_mh_type(&rx, later).len(), 1);
+    // Never to a multicast or unspecified source, nor for a multicast destination.
+    for (src, dst) in [
+        ("ff02::1", "2001:db8:280::1"),
+        ("::", "2001:db8:280::1"),
+        ("2001:db8:200::5", "ff02::2"),
+    ] {
+        let odd = UnrecognizedMh {
+            src: a6(src),
+            dst: a6(dst),
+            home_address: None,
+            ..rx
+        };
+        assert!(
+            ha.unrecognized_mh_type(&odd, later).is_empty(),
+            "{src} -> {dst}"
+        );
+    }
+    // Without a Home Address option the field is unspecified.
+    let plain = UnrecognizedMh {
+        home_address: None,
+        ..rx
+    };
+    let out = ha_sent(&ha.unrecognized_mh_type(&plain, later));
+    match MhPacket::parse(&out[0], &ctx).unwrap().packet.mh {
+        MessageRepr::BindingError { home_address, .. } => {
+            assert_eq!(home_address, Ipv6Addr::UNSPECIFIED)
+        }
+        other => panic!("{other:?}"),
+    }
+}
