@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::{HaBinding, MrRegistration, Role, TunnelSettings};
 use crate::mss_clamp::{self, ClampSpec};
 use crate::netlink::Netlink;
-use crate::pmtu::icmp::{self, OuterPtb};
+use crate::pmtu::icmp::{self, OuterPtb, OuterUnreachable};
 use crate::pmtu::oversize::{self, OversizeSpec};
 use crate::pmtu::socket;
 use crate::reconcile;
@@ -49,7 +49,14 @@ pub struct DataPlane {
     /// HA: path MTUs lowered by Packet Too Big, per care-of address (the others use the
     /// configured one). An MR has one peer and lowers its whole tunnel instead.
     peer_path_mtu: BTreeMap<Ipv6Addr, u32>,
+    /// Rate limit of relayed unreachables: the current one-second window and its count.
+    unreachable_window: Option<std::time::Instant>,
+    unreachable_sent: u32,
 }
+
+/// Relayed unreachables a second at most: the kernel limits its own ICMP errors, but not
+/// the ones we send on a raw socket.
+pub const UNREACHABLE_PER_SECOND: u32 = 100;
 
 impl DataPlane {
     /// Prepares the data plane in the caller's network namespace: forwarding on, the TUN
@@ -107,6 +114,8 @@ impl DataPlane {
             oversize: None,
             applied: None,
             peer_path_mtu: BTreeMap::new(),
+            unreachable_window: None,
+            unreachable_sent: 0,
         })
     }
 
@@ -183,16 +192,7 @@ impl DataPlane {
     /// 1280) and the inner sender is told the new tunnel MTU. Returns the tunnel MTU then
     /// in force, `None` for a message about something else.
     pub async fn outer_packet_too_big(&mut self, ptb: &OuterPtb) -> Result<Option<u32>> {
-        let ours = match (&self.applied, &self.role) {
-            (Some(Applied::Mr(Some(reg))), _) => {
-                ptb.outer_src == reg.coa && ptb.outer_dst == reg.ha
-            }
-            (Some(Applied::Ha(bindings)), Role::Ha(cfg)) => {
-                ptb.outer_src == cfg.ha_addr && bindings.iter().any(|b| b.coa == ptb.outer_dst)
-            }
-            _ => false,
-        };
-        if !ours {
+        if !self.is_our_tunnel(ptb.outer_src, ptb.outer_dst) {
             tracing::debug!(src = %ptb.outer_src, dst = %ptb.outer_dst, "packet too big about no tunnel of ours");
             return Ok(None);
         }
@@ -223,6 +223,61 @@ impl DataPlane {
             }
         }
         Ok(Some(mtu))
+    }
+
+    /// Whether a packet from `outer_src` to `outer_dst` is one of our tunnel packets: from
+    /// our endpoint to a registered peer.
+    fn is_our_tunnel(&self, outer_src: Ipv6Addr, outer_dst: Ipv6Addr) -> bool {
+        match (&self.applied, &self.role) {
+            (Some(Applied::Mr(Some(reg))), _) => outer_src == reg.coa && outer_dst == reg.ha,
+            (Some(Applied::Ha(bindings)), Role::Ha(cfg)) => {
+                outer_src == cfg.ha_addr && bindings.iter().any(|b| b.coa == outer_dst)
+            }
+            _ => false,
+        }
+    }
+
+    /// A Destination Unreachable or Time Exceeded from the access network about one of our
+    /// tunnel packets (RFC 2473 section 8.1): the inner sender is told its destination is
+    /// unreachable (ICMPv4 host / ICMPv6 address unreachable), at most
+    /// [`UNREACHABLE_PER_SECOND`] a second. True when relayed. The binding stays: the
+    /// registration's own refreshes decide whether the peer is gone.
+    pub fn outer_unreachable(&mut self, e: &OuterUnreachable) -> bool {
+        if !self.is_our_tunnel(e.outer_src, e.outer_dst) {
+            tracing::debug!(src = %e.outer_src, dst = %e.outer_dst, "unreachable about no tunnel of ours");
+            return false;
+        }
+        let Some((dst, msg)) = icmp::unreachable_for_inner(&e.inner) else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if self
+            .unreachable_window
+            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
+        {
+            self.unreachable_window = Some(now);
+            self.unreachable_sent = 0;
+        }
+        if self.unreachable_sent >= UNREACHABLE_PER_SECOND {
+            return false;
+        }
+        self.unreachable_sent += 1;
+        match socket::send_error(dst, &msg) {
+            Ok(()) => {
+                tracing::info!(
+                    peer = %e.outer_dst,
+                    to = %dst,
+                    icmp_type = e.icmp_type,
+                    code = e.code,
+                    "tunnel peer unreachable: told the inner sender"
+                );
+                true
+            }
+            Err(err) => {
+                tracing::warn!(to = %dst, error = %err, "relaying an unreachable");
+                false
+            }
+        }
     }
 
     fn log_ptb(&self, ptb: &OuterPtb, path_mtu: u32) {

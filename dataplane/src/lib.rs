@@ -65,9 +65,9 @@ pub use backend::{probe, Backend};
 pub use dataplane::{ApplyReport, DataPlane};
 pub use error::Error;
 pub use model::{HaBinding, HaConfig, MrConfig, MrRegistration, Role, TunnelSettings};
-pub use pmtu::icmp::OuterPtb;
+pub use pmtu::icmp::{OuterError, OuterPtb, OuterUnreachable};
 pub use pmtu::oversize::{LINK as OVERSIZE_LINK, MARK as OVERSIZE_MARK, TABLE as OVERSIZE_TABLE};
-pub use pmtu::socket::PtbSocket;
+pub use pmtu::socket::OuterIcmpSocket;
 pub use tun::RelayStats;
 
 /// Sets the seg6 tunnel source ahead of the registration that will need it (an MR that

@@ -112,6 +112,20 @@ fn inject_outer_ptb_at_ha(rt: &Netns, coa: &str, mtu: u32) -> Result<()> {
     )
 }
 
+/// A Destination Unreachable (address unreachable) from the router to the HA about two
+/// tunnel packets towards the MR: one with IPv4 inside (B -> A), one with IPv6 inside.
+fn inject_outer_unreachable_at_ha(rt: &Netns, coa: &str) -> Result<()> {
+    scapy_ptb(
+        rt,
+        &format!(
+            "for inner, nh in ((IP(src='{B4}', dst='{A4}')/UDP(sport=4000, dport=4001)/(b'x' * 100), 4),\n\
+             \x20                 (IPv6(src='{B6}', dst='{A6}')/UDP(sport=4000, dport=4001)/(b'x' * 100), 41)):\n\
+             \x20   outer = IPv6(src='{HA6}', dst='{coa}', nh=nh)/inner\n\
+             \x20   send(IPv6(src='2001:240:1:280::fe', dst='{HA6}')/ICMPv6DestUnreach(code=3)/bytes(outer), verbose=0)\n"
+        ),
+    )
+}
+
 fn scapy_ptb(rt: &Netns, body: &str) -> Result<()> {
     let script = format!("from scapy.all import *\n{body}");
     let out = rt
@@ -284,6 +298,39 @@ fn pmtu(backend: &str) -> Result<()> {
     );
     let (ok, out) = ping_df(&lab.b, false, 1312, A4);
     anyhow::ensure!(ok, "ping B -> A at the new MTU:\n{out}");
+
+    // A Destination Unreachable about a tunnel packet (RFC 2473 section 8.1): the inner
+    // sender hears that its destination is unreachable, in its own family.
+    let capture = Capture::start(&lab.b, "eth0", &lab.dir.join("unreach.pcap"))?;
+    inject_outer_unreachable_at_ha(&lab.rt, &coa)?;
+    let told = wait_until("host / address unreachable relayed to B", || {
+        let pcap = lab.dir.join("unreach.pcap");
+        let v4 = tshark_fields(&pcap, "icmp.type == 3 && icmp.code == 1", &["ip.dst"])?;
+        let v6 = tshark_fields(&pcap, "icmpv6.type == 1 && icmpv6.code == 3", &["ipv6.dst"])?;
+        // tshark lists the outer destination first, then the quoted packet's.
+        let to =
+            |f: &Vec<String>, want: &str| f.first().and_then(|d| d.split(',').next()) == Some(want);
+        Ok(v4.iter().any(|f| to(f, B4)) && v6.iter().any(|f| to(f, B6)))
+    });
+    capture.finish()?;
+    told.with_context(|| {
+        tshark_fields(
+            &lab.dir.join("unreach.pcap"),
+            "icmp || icmpv6",
+            &[
+                "ip.src",
+                "ip.dst",
+                "ipv6.src",
+                "ipv6.dst",
+                "icmp.type",
+                "icmp.code",
+                "icmpv6.type",
+                "icmpv6.code",
+            ],
+        )
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
+    })?;
 
     // Router Advertisements on the mobile network carry the tunnel MTU.
     lab.a.sysctl("net.ipv6.conf.eth0.accept_ra=1")?;

@@ -91,7 +91,8 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         peers_lowered_at: BTreeMap::new(),
     };
     plane.resync(&mut bus).await;
-    let ptbs = dataplane::PtbSocket::open().context("ICMPv6 socket for Packet Too Big")?;
+    let icmp =
+        dataplane::OuterIcmpSocket::open().context("ICMPv6 socket for errors about the tunnel")?;
     let advertiser = match &plane.inside {
         Some((ifname, _)) => Some(
             crate::ra::Advertiser::open(ifname)
@@ -122,8 +123,8 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                     _ => {}
                 }
             }
-            ptb = ptbs.recv() => match ptb {
-                Ok(ptb) => {
+            err = icmp.recv() => match err {
+                Ok(dataplane::OuterError::TooBig(ptb)) => {
                     let before = plane.tunnel_mtu();
                     plane.outer_ptb(&ptb).await;
                     if plane.tunnel_mtu() != before {
@@ -132,7 +133,12 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                         }
                     }
                 }
-                Err(e) => tracing::warn!("Packet Too Big socket: {e}"),
+                Ok(dataplane::OuterError::Unreachable(u)) => {
+                    if let Some((_, dp)) = plane.dp.as_mut() {
+                        dp.outer_unreachable(&u);
+                    }
+                }
+                Err(e) => tracing::warn!("ICMPv6 error socket: {e}"),
             },
             ev = daemon.next_event() => match ev {
                 Event::Stop { mode, .. } => {

@@ -6,7 +6,8 @@
 //!   device has the tunnel MTU itself).
 //! - [`icmp`] and [`socket`]: a Packet Too Big from the access network about one of our
 //!   tunnel packets lowers the tunnel MTU ([`crate::DataPlane::outer_packet_too_big`]) and
-//!   is relayed to the inner sender.
+//!   is relayed to the inner sender; a Destination Unreachable or Time Exceeded becomes a
+//!   host unreachable for the inner sender ([`crate::DataPlane::outer_unreachable`]).
 
 pub mod icmp;
 pub mod oversize;

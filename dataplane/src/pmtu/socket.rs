@@ -1,7 +1,8 @@
-//! ICMP sockets of path MTU handling: an ICMPv6 raw socket that receives only Packet Too
-//! Big messages (for [`super::OuterPtb`]), and sending the relayed errors.
+//! ICMP sockets of the tunnel's error handling: an ICMPv6 raw socket that receives only
+//! Packet Too Big, Destination Unreachable and Time Exceeded (for [`super::OuterError`]),
+//! and sending the relayed errors.
 
-use super::icmp::{OuterPtb, ICMPV6_PACKET_TOO_BIG};
+use super::icmp::{OuterError, ICMPV6_DEST_UNREACH, ICMPV6_PACKET_TOO_BIG, ICMPV6_TIME_EXCEEDED};
 use std::io;
 use std::mem::size_of;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -27,18 +28,24 @@ fn raw_socket(family: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd>
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Receives the Packet Too Big messages addressed to this node.
-pub struct PtbSocket {
+/// Receives the ICMPv6 errors addressed to this node that may be about our tunnel.
+pub struct OuterIcmpSocket {
     fd: AsyncFd<OwnedFd>,
 }
 
-impl PtbSocket {
+impl OuterIcmpSocket {
     /// Opens the socket in the caller's network namespace; needs a tokio runtime.
     pub fn open() -> io::Result<Self> {
         let fd = raw_socket(libc::AF_INET6, libc::IPPROTO_ICMPV6)?;
-        // A set bit blocks a type: everything but Packet Too Big.
+        // A set bit blocks a type: everything but the three errors.
         let mut filter = [u32::MAX; 8];
-        filter[0] &= !(1u32 << ICMPV6_PACKET_TOO_BIG);
+        for t in [
+            ICMPV6_DEST_UNREACH,
+            ICMPV6_PACKET_TOO_BIG,
+            ICMPV6_TIME_EXCEEDED,
+        ] {
+            filter[0] &= !(1u32 << t);
+        }
         // SAFETY: setsockopt with a pointer to the 32-byte icmp6_filter it expects.
         let rc = unsafe {
             libc::setsockopt(
@@ -57,8 +64,8 @@ impl PtbSocket {
         Ok(Self { fd })
     }
 
-    /// The next Packet Too Big about an IPv4/IPv6-in-IPv6 packet; others are skipped.
-    pub async fn recv(&self) -> io::Result<OuterPtb> {
+    /// The next error about an IPv4/IPv6-in-IPv6 packet; others are skipped.
+    pub async fn recv(&self) -> io::Result<OuterError> {
         let mut buf = vec![0u8; 2048];
         loop {
             let mut guard = self.fd.readable().await?;
@@ -81,15 +88,15 @@ impl PtbSocket {
                 Ok(r) => r?,
                 Err(_would_block) => continue,
             };
-            match buf.get(..n).and_then(OuterPtb::parse) {
-                Some(ptb) => return Ok(ptb),
-                None => tracing::debug!(len = n, "packet too big about something else"),
+            match buf.get(..n).and_then(OuterError::parse) {
+                Some(e) => return Ok(e),
+                None => tracing::debug!(len = n, "ICMPv6 error about something else"),
             }
         }
     }
 }
 
-/// Sends an ICMP error (built by [`super::icmp::error_for_inner`]) to `dst`; the kernel
+/// Sends an ICMP error (built by [`super::icmp`]) to `dst`; the kernel
 /// picks the source address by its route to `dst`, as for its own errors.
 pub fn send_error(dst: IpAddr, msg: &[u8]) -> io::Result<()> {
     let (fd, addr) = match dst {
