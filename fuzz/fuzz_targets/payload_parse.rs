@@ -1,6 +1,7 @@
 //! Raw-socket decoder: input = selector (1 octet: socket protocol 60, 43, 135
 //! or 0) | source (16) | destination (16) | what follows the IPv6 header.
-//! Never panics; a parsed packet re-emits and parses to the same packet.
+//! Never panics; a parsed packet re-emits and parses to the same packet, and the Home
+//! Address option found for a Binding Error is the one the full parse found.
 #![no_main]
 
 use std::net::Ipv6Addr;
@@ -19,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     dst.copy_from_slice(&data[17..33]);
     let (src, dst) = (Ipv6Addr::from(src), Ipv6Addr::from(dst));
     let ctx = ParseContext::iana();
+    let hoa = mip6::packet::home_address_option(next_header, &data[33..]);
     if let Ok(rx) = MhPacket::parse_payload(next_header, src, dst, 64, &data[33..], &ctx) {
+        assert_eq!(hoa, rx.packet.home_address);
         let _ = rx.verify_auth(b"fuzz key");
         // Re-added alignment padding may push a packed message past 2048 octets.
         let bytes = match rx.packet.emit(&ctx) {
