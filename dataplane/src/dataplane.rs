@@ -49,9 +49,29 @@ pub struct DataPlane {
     /// HA: path MTUs lowered by Packet Too Big, per care-of address (the others use the
     /// configured one). An MR has one peer and lowers its whole tunnel instead.
     peer_path_mtu: BTreeMap<Ipv6Addr, u32>,
-    /// Rate limit of relayed unreachables: the current one-second window and its count.
-    unreachable_window: Option<std::time::Instant>,
-    unreachable_sent: u32,
+    unreachables: PerSecond,
+}
+
+/// A budget of messages per one-second window.
+#[derive(Debug, Default)]
+struct PerSecond {
+    window: Option<std::time::Instant>,
+    used: u32,
+}
+
+impl PerSecond {
+    fn allow(&mut self, limit: u32) -> bool {
+        let now = std::time::Instant::now();
+        if self
+            .window
+            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
+        {
+            self.window = Some(now);
+            self.used = 0;
+        }
+        self.used += 1;
+        self.used <= limit
+    }
 }
 
 /// Relayed unreachables a second at most: the kernel limits its own ICMP errors, but not
@@ -114,8 +134,7 @@ impl DataPlane {
             oversize: None,
             applied: None,
             peer_path_mtu: BTreeMap::new(),
-            unreachable_window: None,
-            unreachable_sent: 0,
+            unreachables: PerSecond::default(),
         })
     }
 
@@ -250,18 +269,9 @@ impl DataPlane {
         let Some((dst, msg)) = icmp::unreachable_for_inner(&e.inner) else {
             return false;
         };
-        let now = std::time::Instant::now();
-        if self
-            .unreachable_window
-            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
-        {
-            self.unreachable_window = Some(now);
-            self.unreachable_sent = 0;
-        }
-        if self.unreachable_sent >= UNREACHABLE_PER_SECOND {
+        if !self.unreachables.allow(UNREACHABLE_PER_SECOND) {
             return false;
         }
-        self.unreachable_sent += 1;
         match socket::send_error(dst, &msg) {
             Ok(()) => {
                 tracing::info!(
@@ -395,5 +405,22 @@ impl DataPlane {
             tracing::info!(role = self.role.name(), ?report, "data plane updated");
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_per_second() {
+        let mut limit = PerSecond::default();
+        let allowed = (0..250).filter(|_| limit.allow(100)).count();
+        assert_eq!(allowed, 100);
+        // A window that started over a second ago is a new budget.
+        limit.window = limit
+            .window
+            .map(|w| w - std::time::Duration::from_millis(1001));
+        assert!(limit.allow(100));
     }
 }
