@@ -1,8 +1,8 @@
 //! [`DataPlane`]: one per daemon, driven by the registration events of its role.
 
-use crate::desired::{self, DesiredState, Links};
+use crate::desired::{self, DesiredState, Links, RouteAction};
 use crate::error::{Error, Result};
-use crate::model::{HaBinding, MrRegistration, Role, TunnelSettings};
+use crate::model::{HaBinding, HomeRouter, MrRegistration, Role, TunnelSettings};
 use crate::mss_clamp::{self, ClampSpec};
 use crate::netlink::Netlink;
 use crate::pmtu::icmp::{self, OuterPtb, OuterUnreachable};
@@ -24,7 +24,9 @@ const MIN_TUNNEL_MTU: u32 = 1280;
 #[derive(Debug, Clone)]
 enum Applied {
     Mr(Option<MrRegistration>),
-    Ha(Vec<HaBinding>),
+    /// The MR at home: no tunnel.
+    MrHome,
+    Ha(Vec<HaBinding>, Vec<HomeRouter>),
 }
 
 /// The installed data plane of one MR or HA.
@@ -157,8 +159,29 @@ impl DataPlane {
         self.apply(state).await
     }
 
+    /// MR on its home link: the tunnel goes; IPv4 goes to the home agent `ha` on the home
+    /// link (an IPv6 next hop), replacing the tunnel's IPv4 default route in place.
+    pub async fn apply_mr_home(&mut self, ha: Ipv6Addr) -> Result<ApplyReport> {
+        let Role::Mr(cfg) = &self.role else {
+            return Err(Error::WrongRole { role: "MR" });
+        };
+        let state = desired::mr_home_state(cfg, self.backend, self.links, ha);
+        self.applied = Some(Applied::MrHome);
+        self.apply(state).await
+    }
+
     /// HA: the complete set of bindings that should have tunnel routes.
     pub async fn apply_ha(&mut self, bindings: &[HaBinding]) -> Result<ApplyReport> {
+        self.apply_ha_with_home(bindings, &[]).await
+    }
+
+    /// HA: the bindings, and the mobile routers at home whose prefixes are routed to their
+    /// home addresses on the home link.
+    pub async fn apply_ha_with_home(
+        &mut self,
+        bindings: &[HaBinding],
+        at_home: &[HomeRouter],
+    ) -> Result<ApplyReport> {
         let Role::Ha(cfg) = &self.role else {
             return Err(Error::WrongRole { role: "HA" });
         };
@@ -166,9 +189,47 @@ impl DataPlane {
         // path, which starts from the configured MTU.
         self.peer_path_mtu
             .retain(|coa, _| bindings.iter().any(|b| b.coa == *coa));
-        let state = desired::ha_state(cfg, self.backend, self.links, bindings, &self.peer_path_mtu);
-        self.applied = Some(Applied::Ha(bindings.to_vec()));
+        let state = desired::ha_state(
+            cfg,
+            self.backend,
+            self.links,
+            bindings,
+            at_home,
+            &self.peer_path_mtu,
+        );
+        self.applied = Some(Applied::Ha(bindings.to_vec(), at_home.to_vec()));
         self.apply(state).await
+    }
+
+    /// HA: the mobile routers at home according to the kernel (our routes to a home
+    /// address on the home link), so that a restarted nemonetd keeps routing them.
+    pub async fn home_routers_installed(&self) -> Result<Vec<HomeRouter>> {
+        let mut out: Vec<HomeRouter> = Vec::new();
+        for (_, spec) in self.nl.our_routes().await? {
+            let Some(spec) = spec else { continue };
+            let RouteAction::Via { gateway } = spec.action else {
+                continue;
+            };
+            if spec.table != desired::MAIN_TABLE || spec.oif != self.links.egress {
+                continue;
+            }
+            let entry = match out.iter_mut().find(|h| h.hoa == gateway) {
+                Some(e) => e,
+                None => {
+                    out.push(HomeRouter {
+                        hoa: gateway,
+                        mnp6: Vec::new(),
+                        mnp4: Vec::new(),
+                    });
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            match spec.dst {
+                ipnet::IpNet::V4(p) => entry.mnp4.push(p),
+                ipnet::IpNet::V6(p) => entry.mnp6.push(p),
+            }
+        }
+        Ok(out)
     }
 
     /// The current tunnel MTU (path MTU minus the outer header).
@@ -197,10 +258,10 @@ impl DataPlane {
             Some(Applied::Mr(reg)) => {
                 self.apply_mr(reg.as_ref()).await?;
             }
-            Some(Applied::Ha(bindings)) => {
-                self.apply_ha(&bindings).await?;
+            Some(Applied::Ha(bindings, at_home)) => {
+                self.apply_ha_with_home(&bindings, &at_home).await?;
             }
-            None => {}
+            Some(Applied::MrHome) | None => {}
         }
         Ok(true)
     }
@@ -249,7 +310,7 @@ impl DataPlane {
     fn is_our_tunnel(&self, outer_src: Ipv6Addr, outer_dst: Ipv6Addr) -> bool {
         match (&self.applied, &self.role) {
             (Some(Applied::Mr(Some(reg))), _) => outer_src == reg.coa && outer_dst == reg.ha,
-            (Some(Applied::Ha(bindings)), Role::Ha(cfg)) => {
+            (Some(Applied::Ha(bindings, _)), Role::Ha(cfg)) => {
                 outer_src == cfg.ha_addr && bindings.iter().any(|b| b.coa == outer_dst)
             }
             _ => false,
@@ -349,8 +410,8 @@ impl DataPlane {
             tunnel_mtu = self.peer_tunnel_mtu(coa),
             "tunnel MTU towards one mobile router changed"
         );
-        if let Some(Applied::Ha(bindings)) = self.applied.clone() {
-            self.apply_ha(&bindings).await?;
+        if let Some(Applied::Ha(bindings, at_home)) = self.applied.clone() {
+            self.apply_ha_with_home(&bindings, &at_home).await?;
         }
         Ok(true)
     }

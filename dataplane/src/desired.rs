@@ -1,7 +1,7 @@
 //! The desired kernel state, computed from the role, the backend and the current
 //! registration (MR) or binding set (HA). Pure: no I/O, unit-tested below.
 
-use crate::model::{HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings};
+use crate::model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, TunnelSettings};
 use crate::mss_clamp::ClampSpec;
 use crate::pmtu::oversize::{IntoTunnel, OversizeGroup, OversizeSpec};
 use crate::tun::PeerTable;
@@ -33,6 +33,10 @@ pub enum RouteAction {
     DecapIpv4,
     /// `encap seg6local action End.DX6 nh6 ::`: decapsulate, forward the IPv6 inside.
     DecapIpv6,
+    /// `via [inet6] GATEWAY onlink`: a plain next hop on the link, also for IPv4 (an IPv6
+    /// next hop for IPv4, as RFC 5549 routers do: a mobile router at home needs no IPv4
+    /// address on an IPv6-only home link).
+    Via { gateway: Ipv6Addr },
 }
 
 /// One route we want in the kernel (always with [`crate::ROUTE_PROTOCOL`]).
@@ -284,6 +288,25 @@ pub fn mr_state(
     b.state
 }
 
+/// The MR on its home link with home agent `ha`: no tunnel; IPv4 (the mobile network's and
+/// the router's own) goes to the home agent as next hop on the home link, an IPv6 one
+/// (the home link needs no IPv4). IPv6 follows the home link's own default route.
+pub fn mr_home_state(cfg: &MrConfig, backend: Backend, links: Links, ha: Ipv6Addr) -> DesiredState {
+    let mut b = Builder::new(backend, links, &cfg.tunnel);
+    b.push_route(RouteSpec {
+        table: MAIN_TABLE,
+        dst: IpNet::V4(Ipv4Net::default()),
+        src: None,
+        metric: METRIC_V4,
+        oif: links.egress,
+        prefsrc: Some(cfg.inside_ipv4).filter(|a| !a.is_unspecified()),
+        mtu: None,
+        mtu_lock: false,
+        action: RouteAction::Via { gateway: ha },
+    });
+    b.state
+}
+
 /// The HA's desired state for the complete set of bindings. `peer_path_mtu` holds the
 /// path MTUs that Packet Too Big messages lowered, per care-of address; every other
 /// binding gets the configured one.
@@ -292,9 +315,35 @@ pub fn ha_state(
     backend: Backend,
     links: Links,
     bindings: &[HaBinding],
+    at_home: &[HomeRouter],
     peer_path_mtu: &BTreeMap<Ipv6Addr, u32>,
 ) -> DesiredState {
     let mut b = Builder::new(backend, links, &cfg.tunnel);
+    // Mobile routers at home first: their routes have the keys of the tunnel routes, so a
+    // binding for the same prefixes (it left home again) replaces them.
+    for home in at_home {
+        let dsts = home
+            .mnp4
+            .iter()
+            .map(|p| (IpNet::V4(p.trunc()), METRIC_V4))
+            .chain(home.mnp6.iter().map(|p| (IpNet::V6(p.trunc()), METRIC_V6)));
+        for (dst, metric) in dsts {
+            if bindings.iter().any(|bd| bd.hoa == home.hoa) {
+                continue;
+            }
+            b.push_route(RouteSpec {
+                table: MAIN_TABLE,
+                dst,
+                src: None,
+                metric,
+                oif: links.egress,
+                prefsrc: None,
+                mtu: None,
+                mtu_lock: false,
+                action: RouteAction::Via { gateway: home.hoa },
+            });
+        }
+    }
     let mut peers = PeerTable {
         local: Some(cfg.ha_addr),
         routes: Vec::new(),
@@ -544,6 +593,7 @@ mod tests {
             Backend::Seg6,
             LINKS,
             &[binding.clone(), binding],
+            &[],
             &none_lowered,
         );
         let dsts: Vec<String> = s
@@ -572,7 +622,7 @@ mod tests {
                 true
             )
         );
-        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[], &none_lowered);
+        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[], &[], &none_lowered);
         assert!(none.routes.is_empty() && none.oversize.is_none());
     }
 
@@ -586,7 +636,7 @@ mod tests {
         far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
         let lowered = BTreeMap::from([(far.coa, 1400)]);
         let bindings = [near.clone(), far.clone()];
-        let s = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &lowered);
+        let s = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &[], &lowered);
         let mtu_of = |s: &DesiredState, dst: &str| {
             let dst: IpNet = dst.parse().unwrap();
             let r = s.routes.iter().find(|r| r.dst == dst).unwrap();
@@ -624,13 +674,97 @@ mod tests {
             egress: 7,
             tun: Some(9),
         };
-        let t = ha_state(&cfg, Backend::Tun, links, &bindings, &lowered);
+        let t = ha_state(&cfg, Backend::Tun, links, &bindings, &[], &lowered);
         assert_eq!(mtu_of(&t, "2001:db8:282::/64"), (Some(1360), true));
         assert_eq!(mtu_of(&t, "10.0.1.0/24"), (Some(1360), false));
         assert_eq!(mtu_of(&t, "2001:db8:281::/64"), (Some(1460), false));
         // A lowered MTU above the configured one changes nothing.
         let odd = BTreeMap::from([(far.coa, 9000)]);
-        let u = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &odd);
+        let u = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &[], &odd);
         assert_eq!(mtu_of(&u, "10.0.1.0/24"), (Some(1460), false));
+    }
+
+    #[test]
+    fn a_mobile_router_at_home_is_routed_to_its_home_address() {
+        let cfg = ha_cfg();
+        let away = binding("2001:db8:200::5");
+        let home = HomeRouter {
+            hoa: "2001:db8:280::cafe".parse().unwrap(),
+            mnp4: vec!["10.0.1.0/24".parse().unwrap()],
+            mnp6: vec!["2001:db8:282::/64".parse().unwrap()],
+        };
+        let s = ha_state(
+            &cfg,
+            Backend::Seg6,
+            LINKS,
+            &[away.clone()],
+            &[home.clone()],
+            &BTreeMap::new(),
+        );
+        let via = |s: &DesiredState, dst: &str| {
+            let dst: IpNet = dst.parse().unwrap();
+            s.routes.iter().find(|r| r.dst == dst).map(|r| r.action)
+        };
+        let gateway = home.hoa;
+        assert_eq!(via(&s, "10.0.1.0/24"), Some(RouteAction::Via { gateway }));
+        assert_eq!(
+            via(&s, "2001:db8:282::/64"),
+            Some(RouteAction::Via { gateway })
+        );
+        assert!(matches!(
+            via(&s, "10.0.0.0/24"),
+            Some(RouteAction::Seg6Encap { .. })
+        ));
+        // Neither clamped nor marked: the home link has its full MTU.
+        let clamp = s.clamp.clone().unwrap();
+        assert!(clamp
+            .groups
+            .iter()
+            .all(|g| !g.prefixes4.contains(&"10.0.1.0/24".parse().unwrap())));
+        // It leaves home again: its binding's tunnel routes take the same keys.
+        let mut back = binding("2001:db8:201::5");
+        back.hoa = home.hoa;
+        back.mnp4 = home.mnp4.clone();
+        back.mnp6 = home.mnp6.clone();
+        let t = ha_state(
+            &cfg,
+            Backend::Seg6,
+            LINKS,
+            &[away, back],
+            &[home],
+            &BTreeMap::new(),
+        );
+        assert!(matches!(
+            via(&t, "10.0.1.0/24"),
+            Some(RouteAction::Seg6Encap { .. })
+        ));
+        let key = |s: &DesiredState, d: &str| {
+            let d: IpNet = d.parse().unwrap();
+            s.routes.iter().find(|r| r.dst == d).map(RouteSpec::key)
+        };
+        assert_eq!(
+            key(&s, "10.0.1.0/24"),
+            key(&t, "10.0.1.0/24"),
+            "replaced in place"
+        );
+    }
+
+    #[test]
+    fn the_mr_at_home_sends_ipv4_to_its_home_agent_on_the_link() {
+        let ha: Ipv6Addr = "2001:db8:280::1".parse().unwrap();
+        let s = mr_home_state(&mr_cfg(), Backend::Seg6, LINKS, ha);
+        assert_eq!(s.routes.len(), 1);
+        let r = &s.routes[0];
+        assert_eq!(r.action, RouteAction::Via { gateway: ha });
+        assert_eq!(r.prefsrc, Some("10.0.0.1".parse().unwrap()));
+        assert!(s.clamp.is_none() && s.oversize.is_none() && s.tunsrc.is_none());
+        // The same key as the tunnel's IPv4 default: leaving home replaces it in place.
+        let away = mr_state(
+            &mr_cfg(),
+            Backend::Seg6,
+            LINKS,
+            Some(&reg("2001:db8:200::5")),
+        );
+        assert!(away.routes.iter().any(|a| a.key() == r.key()));
     }
 }

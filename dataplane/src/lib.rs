@@ -64,7 +64,7 @@ mod tun;
 pub use backend::{probe, Backend};
 pub use dataplane::{ApplyReport, DataPlane};
 pub use error::Error;
-pub use model::{HaBinding, HaConfig, MrConfig, MrRegistration, Role, TunnelSettings};
+pub use model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, Role, TunnelSettings};
 pub use pmtu::icmp::{OuterError, OuterPtb, OuterUnreachable};
 pub use pmtu::oversize::{LINK as OVERSIZE_LINK, MARK as OVERSIZE_MARK, TABLE as OVERSIZE_TABLE};
 pub use pmtu::socket::OuterIcmpSocket;

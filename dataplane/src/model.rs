@@ -101,6 +101,15 @@ pub struct HaBinding {
     pub mnp4: Vec<Ipv4Net>,
 }
 
+/// A mobile router on its home link (it deregistered from home): its prefixes are routed
+/// to its home address on the home link, no tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeRouter {
+    pub hoa: Ipv6Addr,
+    pub mnp6: Vec<Ipv6Net>,
+    pub mnp4: Vec<Ipv4Net>,
+}
+
 /// Which side of the tunnel this node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {

@@ -7,9 +7,9 @@ use crate::ROUTE_PROTOCOL;
 use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteLwEnCapType, RouteLwTunnelEncap, RouteMessage, RouteMetric,
-    RouteProtocol, RouteScope, RouteSeg6IpTunnel, RouteSeg6LocalTunnel, RouteType, Seg6Header,
-    Seg6LocalAction, Seg6Mode,
+    RouteAddress, RouteAttribute, RouteFlags, RouteLwEnCapType, RouteLwTunnelEncap, RouteMessage,
+    RouteMetric, RouteProtocol, RouteScope, RouteSeg6IpTunnel, RouteSeg6LocalTunnel, RouteType,
+    RouteVia, Seg6Header, Seg6LocalAction, Seg6Mode,
 };
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::{AddressFamily, IpProtocol};
@@ -175,7 +175,7 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     h.table = u8::try_from(spec.table).unwrap_or(RT_TABLE_COMPAT);
     h.protocol = RouteProtocol::from(ROUTE_PROTOCOL);
     // As `ip route add ... dev X` without a gateway does.
-    h.scope = if v4 {
+    h.scope = if v4 && !matches!(spec.action, RouteAction::Via { .. }) {
         RouteScope::Link
     } else {
         RouteScope::Universe
@@ -203,6 +203,16 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
     }
     match spec.action {
         RouteAction::Device => {}
+        RouteAction::Via { gateway } => {
+            // On-link without the kernel's check: the gateway's prefix may come a moment
+            // after the route (the home link's Router Advertisement).
+            msg.header.flags |= RouteFlags::Onlink;
+            msg.attributes.push(if v4 {
+                RouteAttribute::Via(RouteVia::Inet6(gateway))
+            } else {
+                RouteAttribute::Gateway(RouteAddress::Inet6(gateway))
+            });
+        }
         RouteAction::Seg6Encap { peer } => {
             let mut header = Seg6Header::default();
             header.mode = Seg6Mode::Other(SEG6_MODE_ENCAP_RED);
@@ -264,7 +274,15 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
                 }
             }
             RouteAttribute::Encap(encaps) => action = parse_encap(encaps)?,
-            RouteAttribute::Gateway(_) | RouteAttribute::MultiPath(_) => return None,
+            RouteAttribute::Gateway(RouteAddress::Inet6(g)) if !v4 => {
+                action = RouteAction::Via { gateway: *g }
+            }
+            RouteAttribute::Via(RouteVia::Inet6(g)) if v4 => {
+                action = RouteAction::Via { gateway: *g }
+            }
+            RouteAttribute::Gateway(_) | RouteAttribute::Via(_) | RouteAttribute::MultiPath(_) => {
+                return None
+            }
             _ => {}
         }
     }
@@ -419,6 +437,21 @@ mod tests {
             mtu_lock: false,
             action: RouteAction::DecapIpv6,
         });
+        for dst in ["10.0.0.0/24", "2001:db8:281::/64"] {
+            round_trip(RouteSpec {
+                table: MAIN_TABLE,
+                dst: dst.parse().unwrap(),
+                src: None,
+                metric: METRIC_V6,
+                oif: 7,
+                prefsrc: None,
+                mtu: None,
+                mtu_lock: false,
+                action: RouteAction::Via {
+                    gateway: "2001:db8:280::beef".parse().unwrap(),
+                },
+            });
+        }
         round_trip(RouteSpec {
             table: MAIN_TABLE,
             dst: "2001:db8:281::/64".parse().unwrap(),
