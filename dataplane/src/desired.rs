@@ -322,15 +322,29 @@ pub fn ha_state(
     // Mobile routers at home first: their routes have the keys of the tunnel routes, so a
     // binding for the same prefixes (it left home again) replaces them.
     for home in at_home {
+        if bindings.iter().any(|bd| bd.hoa == home.hoa) {
+            continue;
+        }
+        // The home address itself on the home link, in place of its tunnel route and
+        // before the routes through it: the kernel checks an on-link next hop against its
+        // route to it.
+        b.push_route(RouteSpec {
+            table: MAIN_TABLE,
+            dst: IpNet::V6(host6(home.hoa)),
+            src: None,
+            metric: METRIC_V6,
+            oif: links.egress,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::Device,
+        });
         let dsts = home
             .mnp4
             .iter()
             .map(|p| (IpNet::V4(p.trunc()), METRIC_V4))
             .chain(home.mnp6.iter().map(|p| (IpNet::V6(p.trunc()), METRIC_V6)));
         for (dst, metric) in dsts {
-            if bindings.iter().any(|bd| bd.hoa == home.hoa) {
-                continue;
-            }
             b.push_route(RouteSpec {
                 table: MAIN_TABLE,
                 dst,
@@ -697,8 +711,8 @@ mod tests {
             &cfg,
             Backend::Seg6,
             LINKS,
-            &[away.clone()],
-            &[home.clone()],
+            std::slice::from_ref(&away),
+            std::slice::from_ref(&home),
             &BTreeMap::new(),
         );
         let via = |s: &DesiredState, dst: &str| {

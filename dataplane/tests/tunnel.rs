@@ -590,3 +590,53 @@ fn restart_on_another_backend_converges() -> Result<()> {
     );
     Ok(())
 }
+
+/// A mobile router that came home: the HA's tunnel routes for its prefixes are replaced in
+/// place by routes to its home address on the home link (an IPv6 next hop, also for
+/// IPv4); a restarted data plane finds them; the MR's IPv4 default goes to the HA.
+fn at_home(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    t.register(backend, COA1)?;
+    ping(&t.a, &[B4])?;
+    let b = Topology::binding(COA1);
+    let home = dataplane::HomeRouter {
+        hoa: b.hoa,
+        mnp6: b.mnp6.clone(),
+        mnp4: b.mnp4.clone(),
+    };
+    t.ha_node.apply_ha_with_home(vec![], vec![home.clone()])?;
+    let v4 = t.ha.ip(&["route", "show", "10.0.0.0/24"])?;
+    let v6 = t.ha.ip(&["-6", "route", "show", "2001:db8:281::/64"])?;
+    assert!(v4.contains(&format!("via inet6 {HOA} dev home0")), "{v4}");
+    assert!(v6.contains(&format!("via {HOA} dev home0")), "{v6}");
+    assert!(!v4.contains("nemo0") && !v4.contains("encap"), "{v4}");
+    let hoa = t.ha.ip(&["-6", "route", "show", &format!("{HOA}/128")])?;
+    assert!(hoa.contains("dev home0") && !hoa.contains("encap"), "{hoa}");
+    // A restarted nemonetd learns them from the kernel.
+    t.ha_node.drop_dataplane()?;
+    t.ha_node.start(Topology::ha_role(), backend)?;
+    let found = t.ha_node.home_routers_installed()?;
+    assert_eq!(found, vec![home.clone()]);
+    // It leaves home again: the tunnel routes take their place.
+    t.ha_node.apply_ha_with_home(vec![b], vec![home])?;
+    ping(&t.b, &[A4])?;
+    // The MR at home: IPv4 to the HA on the link, the tunnel gone.
+    t.mr_node.apply_mr_home(HA.parse()?)?;
+    let d = t.mr.ip(&["route", "show", "default"])?;
+    assert!(
+        d.contains(&format!("via inet6 {HA} dev up0")) && d.contains("src 10.0.0.1"),
+        "{d}"
+    );
+    assert!(!our_state(&t.mr)?.contains("encap"));
+    Ok(())
+}
+
+#[test]
+fn seg6_at_home() -> Result<()> {
+    at_home(Backend::Seg6)
+}
+
+#[test]
+fn tun_at_home() -> Result<()> {
+    at_home(Backend::Tun)
+}

@@ -230,22 +230,27 @@ impl Agent {
                     changed = true;
                 }
                 HaAction::BindingRemoved { binding, reason } => {
-                    let reason = match reason {
-                        CoreReason::Deregistered => RemoveReason::Deregistered,
-                        CoreReason::Expired => RemoveReason::Expired,
+                    // BC_REMOVE's care-of address is the one the deregistration came from:
+                    // the home address when the mobile router came home (nemonetd then
+                    // routes its prefixes to it on the home link).
+                    let (reason, coa) = match reason {
+                        CoreReason::Deregistered => (RemoveReason::Deregistered, binding.coa),
+                        CoreReason::ReturnedHome => (RemoveReason::Deregistered, binding.hoa),
+                        CoreReason::Expired => (RemoveReason::Expired, binding.coa),
                     };
                     tracing::info!(
-                        "binding of {} via {} removed: {}",
+                        "binding of {} via {} removed: {}{}",
                         binding.hoa,
                         binding.coa,
-                        reason.as_str()
+                        reason.as_str(),
+                        if coa == binding.hoa { " (at home)" } else { "" }
                     );
                     if let Err(e) = self.proxy.remove(binding.hoa).await {
                         tracing::error!("{e:#}");
                     }
                     self.announce(Body::BcRemove(BcRemove {
                         hoa: binding.hoa,
-                        coa: Some(binding.coa),
+                        coa: Some(coa),
                         reason,
                     }));
                     changed = true;

@@ -1,8 +1,11 @@
 //! The paper's experiment on a [`Lab`]: register from a foreign link, run the paper's checks
 //! (and more), show the Fig. 7 routing tables, measure a handover between two foreign
-//! links under a continuous ping, and return home. Shared by `nemo-lab` and the CI test.
+//! links under a continuous ping, and return home, where the mobile network is routed
+//! natively (no tunnel) and still reachable. Shared by `nemo-lab` and the CI test.
 
-use crate::lab::{self, Lab, Services, A4, A6, B4, B6, FOREIGN1, FOREIGN2, HOME, WAIT};
+use crate::lab::{
+    self, Lab, Services, A4, A6, B4, B6, FOREIGN1, FOREIGN2, HA6, HOA, HOME, MNP4, MNP6, WAIT,
+};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::io::Write;
@@ -326,18 +329,63 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         removed["reason"] == "deregistered",
         removed.to_string(),
     );
+    // At home the mobile network is routed natively: the HA sends its prefixes to the
+    // MR's home address on the home link, the MR sends IPv4 to the HA (an IPv6 next hop).
+    let home_route = |ns: &crate::Netns, args: &[&str]| -> Result<bool> {
+        let t = ns.ip(args)?;
+        Ok(t.contains(&format!("via inet6 {HOA}")) || t.contains(&format!("via {HOA}")))
+    };
     let start = std::time::Instant::now();
-    while lab.ha.ip(&["route", "show"])?.contains("10.0.0.0/24") && start.elapsed() < WAIT {
+    while !(home_route(&lab.ha, &["route", "show", MNP4])?
+        && home_route(&lab.ha, &["-6", "route", "show", MNP6])?)
+        && start.elapsed() < WAIT
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let table = lab.ha.ip(&["route", "show"])?;
+    let table = lab.ha.ip(&["route", "show"])? + &lab.ha.ip(&["-6", "route", "show", MNP6])?;
     check(
         &mut report,
         out,
-        "nemonetd -h removed the HA's route to 10.0.0.0/24",
-        !table.contains("10.0.0.0/24"),
+        "nemonetd -h routes the mobile network prefixes to the MR's home address, no tunnel",
+        home_route(&lab.ha, &["route", "show", MNP4])?
+            && home_route(&lab.ha, &["-6", "route", "show", MNP6])?
+            && !table.contains("encap"),
         table,
     );
+    let start = std::time::Instant::now();
+    while !lab
+        .mr
+        .ip(&["route", "show", "default"])?
+        .contains(&format!("via inet6 {HA6}"))
+        && start.elapsed() < WAIT
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (name, node, args) in [
+        (
+            "at home: IPv4 ping A -> B",
+            &lab.a,
+            ["ping", "-c", "3", "-i", "0.2", "-W", "2", B4],
+        ),
+        (
+            "at home: IPv4 ping B -> A",
+            &lab.b,
+            ["ping", "-c", "3", "-i", "0.2", "-W", "2", A4],
+        ),
+        (
+            "at home: IPv6 ping A -> B",
+            &lab.a,
+            ["ping", "-c", "3", "-i", "0.2", "-W", "2", B6],
+        ),
+    ] {
+        run_check(&mut report, out, name, node, &args, " 0% packet loss");
+    }
+    writeln!(out, "routing tables at home:")?;
+    for (who, ns) in [("MR", &lab.mr), ("HA", &lab.ha)] {
+        for line in installed(ns)? {
+            writeln!(out, "  {who}: {line}")?;
+        }
+    }
 
     writeln!(out, "bus events on the MR:")?;
     for v in lab.mr_bus.drain() {

@@ -97,6 +97,8 @@ impl RemoveReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BcRemove {
     pub hoa: Ipv6Addr,
+    /// The care-of address the deregistration came from: the home address itself when the
+    /// mobile router deregistered from its home link; the binding's for an expiry.
     pub coa: Option<Ipv6Addr>,
     pub reason: RemoveReason,
 }

@@ -6,7 +6,7 @@
 use crate::cli::{Args, Role};
 use anyhow::{bail, Context, Result};
 use dataplane::{
-    Backend, DataPlane, HaBinding, HaConfig, MrConfig, MrRegistration, TunnelSettings,
+    Backend, DataPlane, HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, TunnelSettings,
 };
 use mobsock::{Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent, MdCommand};
 use shisa_config::{Config, DataPlane as DataPlaneSetting};
@@ -38,6 +38,13 @@ struct Plane {
     /// HA: when a Packet Too Big last lowered the path MTU towards each care-of address
     /// (the data plane keeps the MTUs; the other mobile routers keep theirs).
     peers_lowered_at: BTreeMap<Ipv6Addr, Instant>,
+    /// HA: mobile routers that deregistered from their home link, by home address: their
+    /// prefixes are routed to them there.
+    at_home: BTreeMap<Ipv6Addr, HomeRouter>,
+    /// MR: on the home link (babymdd's DEREGHOME), the uplink there, and the home agent
+    /// (configured, or the last registration's) that IPv4 goes to.
+    home: Option<(String, Option<Ipv6Addr>)>,
+    home_agent: Option<Ipv6Addr>,
 }
 
 /// How long a lowered path MTU stands before the configured one is tried again
@@ -89,6 +96,9 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         path_mtu: TunnelSettings::default().path_mtu,
         lowered_at: None,
         peers_lowered_at: BTreeMap::new(),
+        at_home: BTreeMap::new(),
+        home: None,
+        home_agent: config.settings_for(&args.ifname).home_agent_address,
     };
     plane.resync(&mut bus).await;
     let icmp =
@@ -229,7 +239,7 @@ impl Plane {
     /// Takes in a bus message; true when the desired state changed.
     fn learn(&mut self, body: Body) -> bool {
         match (&mut self.desired, body) {
-            (Desired::Mr(_), Body::MdInfo(md)) => {
+            (Desired::Mr(reg), Body::MdInfo(md)) => {
                 // A new care-of address: the registration follows in a round trip. Setting
                 // the seg6 tunnel source waits for an RCU grace period (~10 ms), so it
                 // starts now, beside the exchange, instead of delaying the routes after it.
@@ -242,10 +252,25 @@ impl Plane {
                         }
                     });
                 }
-                false
+                match md.command {
+                    MdCommand::DeregHome => {
+                        let uplink = md
+                            .ifindex
+                            .and_then(|i| nix::net::if_::if_indextoname(i).ok())
+                            .and_then(|n| n.into_string().ok());
+                        let ha = self.home_agent.or(reg.as_ref().map(|r| r.ha));
+                        let was = self.home.clone();
+                        self.home = uplink.map(|u| (u, ha));
+                        // Applied once the registration has ended (BUL_REMOVE).
+                        reg.is_none() && self.home != was
+                    }
+                    MdCommand::Rereg => self.home.take().is_some() && reg.is_none(),
+                    _ => false,
+                }
             }
             (Desired::Mr(reg), Body::BulAdd(e)) => {
                 tracing::info!("registration via {} with {}", e.coa, e.ha);
+                self.home = None;
                 if reg.as_ref().is_some_and(|r| r.coa != e.coa) && self.lowered_at.is_some() {
                     // Another care-of address is another path: start again from the
                     // configured MTU; a narrow link on the new path will say so.
@@ -273,9 +298,28 @@ impl Plane {
                     mnp6: e.mnp6,
                     mnp4: e.mnp4,
                 };
-                map.insert(b.hoa, b.clone()) != Some(b)
+                let left_home = self.at_home.remove(&b.hoa).is_some();
+                map.insert(b.hoa, b.clone()) != Some(b) || left_home
             }
-            (Desired::Ha(map), Body::BcRemove(r)) => map.remove(&r.hoa).is_some(),
+            (Desired::Ha(map), Body::BcRemove(r)) => {
+                let removed = map.remove(&r.hoa);
+                // Deregistered from its home address: it is on the home link.
+                if let (Some(b), true) = (&removed, r.coa == Some(r.hoa)) {
+                    tracing::info!(
+                        "{} is at home: its prefixes go to it on the home link",
+                        r.hoa
+                    );
+                    self.at_home.insert(
+                        b.hoa,
+                        HomeRouter {
+                            hoa: b.hoa,
+                            mnp6: b.mnp6.clone(),
+                            mnp4: b.mnp4.clone(),
+                        },
+                    );
+                }
+                removed.is_some()
+            }
             (Desired::Ha(map), Body::BcFlush) => {
                 let had = !map.is_empty();
                 map.clear();
@@ -346,7 +390,10 @@ impl Plane {
     fn egress(&self) -> Option<String> {
         match &self.desired {
             Desired::Mr(Some(reg)) => interface_of(reg.coa),
-            Desired::Mr(None) => self.dp.as_ref().map(|(i, _)| i.clone()),
+            Desired::Mr(None) => match &self.home {
+                Some((uplink, _)) => Some(uplink.clone()),
+                None => self.dp.as_ref().map(|(i, _)| i.clone()),
+            },
             Desired::Ha(_) => Some(self.ifname.clone()),
         }
     }
@@ -390,14 +437,29 @@ impl Plane {
         };
         let result = async {
             let desired = match &self.desired {
+                Desired::Mr(None) => match &self.home {
+                    Some((_, Some(ha))) => DesiredRef::MrHome(*ha),
+                    _ => DesiredRef::Mr(None),
+                },
                 Desired::Mr(r) => DesiredRef::Mr(r.clone()),
                 Desired::Ha(m) => DesiredRef::Ha(m.values().cloned().collect()),
             };
             let path_mtu = self.path_mtu;
+            let new_ha_plane = self.role == Role::HomeAgent && self.dp.is_none();
             let dp = self.data_plane(&egress).await?;
+            if new_ha_plane {
+                // A restarted nemonetd keeps routing the mobile routers that are at home.
+                for h in dp.home_routers_installed().await? {
+                    tracing::info!("{} is at home (routes found in place)", h.hoa);
+                    self.at_home.entry(h.hoa).or_insert(h);
+                }
+            }
+            let at_home: Vec<HomeRouter> = self.at_home.values().cloned().collect();
+            let dp = &mut self.dp.as_mut().expect("just set").1;
             let report = match desired {
                 DesiredRef::Mr(r) => dp.apply_mr(r.as_ref()).await?,
-                DesiredRef::Ha(b) => dp.apply_ha(&b).await?,
+                DesiredRef::MrHome(ha) => dp.apply_mr_home(ha).await?,
+                DesiredRef::Ha(b) => dp.apply_ha_with_home(&b, &at_home).await?,
             };
             if dp.set_path_mtu(path_mtu).await? {
                 tracing::info!("path MTU {path_mtu} for the new care-of address");
@@ -529,5 +591,6 @@ impl Plane {
 
 enum DesiredRef {
     Mr(Option<MrRegistration>),
+    MrHome(Ipv6Addr),
     Ha(Vec<HaBinding>),
 }

@@ -34,6 +34,9 @@ pub struct Binding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoveReason {
     Deregistered,
+    /// Deregistered from its home link (care-of address = home address, RFC 6275 11.5.4):
+    /// the mobile router is at home.
+    ReturnedHome,
     Expired,
 }
 
@@ -363,7 +366,11 @@ impl HomeAgent {
             if let Some(binding) = self.remove_binding(&bu.hoa) {
                 actions.push(HaAction::BindingRemoved {
                     binding,
-                    reason: RemoveReason::Deregistered,
+                    reason: if bu.coa == bu.hoa {
+                        RemoveReason::ReturnedHome
+                    } else {
+                        RemoveReason::Deregistered
+                    },
                 });
             }
             return Ok((Duration::ZERO, echo_timestamp(timestamp)));

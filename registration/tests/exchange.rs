@@ -619,7 +619,7 @@ fn returning_home_withdraws_at_once_and_deregisters() {
     assert!(ha_actions.iter().any(|a| matches!(
         a,
         HaAction::BindingRemoved {
-            reason: RemoveReason::Deregistered,
+            reason: RemoveReason::ReturnedHome,
             ..
         }
     )));

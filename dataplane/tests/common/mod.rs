@@ -112,6 +112,31 @@ impl Node {
         })?
     }
 
+    pub fn apply_ha_with_home(
+        &self,
+        bindings: Vec<HaBinding>,
+        at_home: Vec<dataplane::HomeRouter>,
+    ) -> Result<dataplane::ApplyReport> {
+        self.run(move |rt, dp| -> Result<dataplane::ApplyReport> {
+            let dp = dp.as_mut().context("no data plane")?;
+            Ok(rt.block_on(dp.apply_ha_with_home(&bindings, &at_home))?)
+        })?
+    }
+
+    pub fn apply_mr_home(&self, ha: std::net::Ipv6Addr) -> Result<dataplane::ApplyReport> {
+        self.run(move |rt, dp| -> Result<dataplane::ApplyReport> {
+            let dp = dp.as_mut().context("no data plane")?;
+            Ok(rt.block_on(dp.apply_mr_home(ha))?)
+        })?
+    }
+
+    pub fn home_routers_installed(&self) -> Result<Vec<dataplane::HomeRouter>> {
+        self.run(move |rt, dp| -> Result<Vec<dataplane::HomeRouter>> {
+            let dp = dp.as_ref().context("no data plane")?;
+            Ok(rt.block_on(dp.home_routers_installed())?)
+        })?
+    }
+
     /// Drops the data plane without teardown (a daemon restart or graceful stop).
     pub fn drop_dataplane(&self) -> Result<()> {
         self.run(|_, dp| drop(dp.take()))
