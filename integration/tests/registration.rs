@@ -293,6 +293,10 @@ fn first_registration_refresh_coa_change_and_deregistration() {
         .wait_for("BC_REMOVE", WAIT, |v| v["hoa"] == HOA)
         .unwrap();
     assert_eq!(removed["reason"], "deregistered");
+    assert_eq!(
+        removed["coa"], HOA,
+        "a deregistration from home: its care-of address is the home address"
+    );
     wait_until(WAIT, || {
         !lab.ha
             .ip(&["-6", "neigh", "show", "proxy"])
