@@ -8,6 +8,9 @@
 //! MR's encapsulating thread runs a whole core, because on one machine the per-packet work of
 //! the transit router and the HA's receive path happens inside its sendmmsg(2).
 //! DATAPLANE_BENCH=plain|seg6|tun measures one path, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
+//! DATAPLANE_WIRE=1 turns TSO/GSO off on the links between MR, router and HA, so that they
+//! carry 1500-byte frames as real links do: every path then pays the routers' per-packet
+//! work, not only the tun backend (by default veth hands TCP super-packets along whole).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
