@@ -147,6 +147,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         })
         .context("babymdd did not find the MR at home")?;
     writeln!(out, "MR is on its home link (babymdd: DEREGHOME)")?;
+    home_checks(lab, &mut report, out, "at home, before any registration")?;
     let svc = Services::start(&lab.a, &lab.dir, 10 * 1024 * 1024)?;
     interrupted()?;
 
@@ -329,57 +330,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         removed["reason"] == "deregistered",
         removed.to_string(),
     );
-    // At home the mobile network is routed natively: the HA sends its prefixes to the
-    // MR's home address on the home link, the MR sends IPv4 to the HA (an IPv6 next hop).
-    let home_route = |ns: &crate::Netns, args: &[&str]| -> Result<bool> {
-        let t = ns.ip(args)?;
-        Ok(t.contains(&format!("via inet6 {HOA}")) || t.contains(&format!("via {HOA}")))
-    };
-    let start = std::time::Instant::now();
-    while !(home_route(&lab.ha, &["route", "show", MNP4])?
-        && home_route(&lab.ha, &["-6", "route", "show", MNP6])?)
-        && start.elapsed() < WAIT
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let table = lab.ha.ip(&["route", "show"])? + &lab.ha.ip(&["-6", "route", "show", MNP6])?;
-    check(
-        &mut report,
-        out,
-        "nemonetd -h routes the mobile network prefixes to the MR's home address, no tunnel",
-        home_route(&lab.ha, &["route", "show", MNP4])?
-            && home_route(&lab.ha, &["-6", "route", "show", MNP6])?
-            && !table.contains("encap"),
-        table,
-    );
-    let start = std::time::Instant::now();
-    while !lab
-        .mr
-        .ip(&["route", "show", "default"])?
-        .contains(&format!("via inet6 {HA6}"))
-        && start.elapsed() < WAIT
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    for (name, node, args) in [
-        (
-            "at home: IPv4 ping A -> B",
-            &lab.a,
-            ["ping", "-c", "3", "-i", "0.2", "-W", "2", B4],
-        ),
-        (
-            "at home: IPv4 ping B -> A",
-            &lab.b,
-            ["ping", "-c", "3", "-i", "0.2", "-W", "2", A4],
-        ),
-        (
-            "at home: IPv6 ping A -> B",
-            &lab.a,
-            ["ping", "-c", "3", "-i", "0.2", "-W", "2", B6],
-        ),
-    ] {
-        run_check(&mut report, out, name, node, &args, " 0% packet loss");
-    }
+    home_checks(lab, &mut report, out, "back at home")?;
     writeln!(out, "routing tables at home:")?;
     for (who, ns) in [("MR", &lab.mr), ("HA", &lab.ha)] {
         for line in installed(ns)? {
@@ -403,6 +354,63 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         report.checks.len()
     )?;
     Ok(report)
+}
+
+/// At home the mobile network is routed natively: the HA sends its prefixes to the MR's
+/// home address on the home link, the MR sends IPv4 to the HA (an IPv6 next hop), no
+/// tunnel; A and B reach each other in both families.
+fn home_checks(lab: &Lab, report: &mut Report, out: &mut dyn Write, when: &str) -> Result<()> {
+    let home_route = |ns: &crate::Netns, args: &[&str]| -> Result<bool> {
+        let t = ns.ip(args)?;
+        Ok(t.contains(&format!("via inet6 {HOA}")) || t.contains(&format!("via {HOA}")))
+    };
+    let ha_ready = || -> Result<bool> {
+        Ok(home_route(&lab.ha, &["route", "show", MNP4])?
+            && home_route(&lab.ha, &["-6", "route", "show", MNP6])?)
+    };
+    let mr_ready = || -> Result<bool> {
+        Ok(lab
+            .mr
+            .ip(&["route", "show", "default"])?
+            .contains(&format!("via inet6 {HA6}")))
+    };
+    let start = std::time::Instant::now();
+    while !(ha_ready()? && mr_ready()?) && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let table = lab.ha.ip(&["route", "show"])? + &lab.ha.ip(&["-6", "route", "show", MNP6])?;
+    check(
+        report,
+        out,
+        &format!(
+            "{when}: the HA routes the mobile network prefixes to the MR's home address, no tunnel"
+        ),
+        ha_ready()? && !table.contains("encap") && !table.contains("nemo0"),
+        table,
+    );
+    let mr_table = lab.mr.ip(&["route", "show"])?;
+    check(
+        report,
+        out,
+        &format!("{when}: the MR sends IPv4 to the HA on the home link"),
+        mr_ready()?,
+        mr_table,
+    );
+    for (name, node, dst) in [
+        ("IPv4 ping A -> B", &lab.a, B4),
+        ("IPv4 ping B -> A", &lab.b, A4),
+        ("IPv6 ping A -> B", &lab.a, B6),
+    ] {
+        run_check(
+            report,
+            out,
+            &format!("{when}: {name}"),
+            node,
+            &["ping", "-c", "3", "-i", "0.2", "-W", "2", dst],
+            " 0% packet loss",
+        );
+    }
+    Ok(())
 }
 
 /// What nemonetd installed on a node: its routes (protocol 168) and the IPv6 rules, sorted.

@@ -21,7 +21,7 @@ fn lab(backend: &str) {
     });
     let failed: Vec<_> = report.failed().iter().map(|c| c.name.clone()).collect();
     assert!(failed.is_empty(), "failed checks: {failed:?}\n{text}");
-    assert!(report.checks.len() >= 10, "{text}");
+    assert!(report.checks.len() >= 20, "{text}");
 
     // Fig. 7, HA: the IPv4 MNP, the IPv6 MNP and the home address into the tunnel.
     let tunnel = if backend == "seg6" {

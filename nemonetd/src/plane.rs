@@ -8,7 +8,10 @@ use anyhow::{bail, Context, Result};
 use dataplane::{
     Backend, DataPlane, HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, TunnelSettings,
 };
-use mobsock::{Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent, MdCommand};
+use mobsock::{
+    Body, Bus, BusMember, BusOptions, DumpWhat, Event as BusEvent, MdCommand, NodeType,
+    NodeTypeInfo,
+};
 use shisa_config::{Config, DataPlane as DataPlaneSetting};
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
 use std::collections::BTreeMap;
@@ -41,6 +44,9 @@ struct Plane {
     /// HA: mobile routers that deregistered from their home link, by home address: their
     /// prefixes are routed to them there.
     at_home: BTreeMap<Ipv6Addr, HomeRouter>,
+    /// HA: the mobile routers of the prefixtable. One without a binding is on its home
+    /// link (NEMO's definition of home), so its prefixes are routed to it there as well.
+    table_home: BTreeMap<Ipv6Addr, HomeRouter>,
     /// MR: on the home link (babymdd's DEREGHOME), the uplink there, and the home agent
     /// (configured, or the last registration's) that IPv4 goes to.
     home: Option<(String, Option<Ipv6Addr>)>,
@@ -97,6 +103,10 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         lowered_at: None,
         peers_lowered_at: BTreeMap::new(),
         at_home: BTreeMap::new(),
+        table_home: match role {
+            Role::HomeAgent => prefixtable_routers(config),
+            Role::MobileRouter => BTreeMap::new(),
+        },
         home: None,
         home_agent: config.settings_for(&args.ifname).home_agent_address,
     };
@@ -166,6 +176,11 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 }
             },
             ev = bus.recv() => match ev {
+                Ok(BusEvent::Message(env)) if plane.owner_started(&env.body) => {
+                    // had has just started: take its state as a whole, which also covers
+                    // the case it has nothing to announce.
+                    plane.resync(&mut bus).await;
+                }
                 Ok(BusEvent::Message(env)) => {
                     if plane.learn(env.body) {
                         let before = plane.tunnel_mtu();
@@ -186,6 +201,30 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
             },
         }
     }
+}
+
+/// HA: the mobile routers of the prefixtable with their prefixes.
+fn prefixtable_routers(config: &Config) -> BTreeMap<Ipv6Addr, HomeRouter> {
+    let mut out: BTreeMap<Ipv6Addr, HomeRouter> = BTreeMap::new();
+    for e in config.prefix_entries() {
+        let h = out.entry(e.home_address).or_insert_with(|| HomeRouter {
+            hoa: e.home_address,
+            mnp6: Vec::new(),
+            mnp4: Vec::new(),
+        });
+        match e.prefix {
+            ipnet::IpNet::V4(p) if !h.mnp4.contains(&p) => h.mnp4.push(p),
+            ipnet::IpNet::V6(p) if !h.mnp6.contains(&p) => h.mnp6.push(p),
+            _ => {}
+        }
+    }
+    if !out.is_empty() {
+        tracing::info!(
+            "{} mobile router(s) in the prefixtable: without a binding their prefixes go to their home addresses on the home link",
+            out.len()
+        );
+    }
+    out
 }
 
 /// MR: the mobile network interface and the router's own IPv4 address on it.
@@ -236,6 +275,26 @@ fn global_ipv6(ifname: &str) -> Option<Ipv6Addr> {
 }
 
 impl Plane {
+    /// Whether `body` is the state owner's start announcement (NODETYPE_INFO).
+    fn owner_started(&self, body: &Body) -> bool {
+        matches!(
+            (self.role, body),
+            (
+                Role::HomeAgent,
+                Body::NodeTypeInfo(NodeTypeInfo {
+                    node_type: NodeType::HomeAgent,
+                    enabled: true
+                })
+            ) | (
+                Role::MobileRouter,
+                Body::NodeTypeInfo(NodeTypeInfo {
+                    node_type: NodeType::MobileRouter,
+                    enabled: true
+                })
+            )
+        )
+    }
+
     /// Takes in a bus message; true when the desired state changed.
     fn learn(&mut self, body: Body) -> bool {
         match (&mut self.desired, body) {
@@ -454,7 +513,11 @@ impl Plane {
                     self.at_home.entry(h.hoa).or_insert(h);
                 }
             }
-            let at_home: Vec<HomeRouter> = self.at_home.values().cloned().collect();
+            let mut homes = self.table_home.clone();
+            for (hoa, h) in &self.at_home {
+                homes.entry(*hoa).or_insert_with(|| h.clone());
+            }
+            let at_home: Vec<HomeRouter> = homes.into_values().collect();
             let dp = &mut self.dp.as_mut().expect("just set").1;
             let report = match desired {
                 DesiredRef::Mr(r) => dp.apply_mr(r.as_ref()).await?,
