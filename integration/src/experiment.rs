@@ -428,10 +428,10 @@ fn installed(ns: &crate::Netns) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-/// Restarts nemonetd on both nodes (graceful: SIGUSR1, as `systemctl restart` does) while
-/// node A pings node B every 10 ms. On seg6 the kernel keeps forwarding: no loss; on tun the
-/// relay goes with the process, so the flow pauses. Either way the restarted daemons adopt
-/// what is installed: the same routes and rules, none twice.
+/// Restarts nemonetd on both nodes, then had and mrd (graceful: SIGUSR1, as `systemctl
+/// restart` does) while node A pings node B every 10 ms. On seg6 the kernel keeps
+/// forwarding: no loss; on tun the relay goes with nemonetd, so the flow pauses. Either way
+/// the restarted daemons adopt what is installed: the same routes and rules, none twice.
 fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> Result<()> {
     let before = (installed(&lab.mr)?, installed(&lab.ha)?);
     let mut ping = lab.a.command("ping");
@@ -441,6 +441,10 @@ fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> 
     lines.wait_for(Duration::from_secs(5), |l| l.contains("icmp_seq="))?;
     lab.restart("nemonetd-mr", true)?;
     lab.restart("nemonetd-ha", true)?;
+    // The signaling daemons too: had restores its Binding Cache, mrd registers again; the
+    // data plane must not flinch meanwhile.
+    lab.restart("had-ha", true)?;
+    lab.restart("mrd-mr", true)?;
     std::thread::sleep(Duration::from_millis(1000));
     let _ = ping.stop(nix::sys::signal::Signal::SIGINT, Duration::from_secs(2));
     std::thread::sleep(Duration::from_millis(50));
@@ -467,7 +471,7 @@ fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> 
     check(
         report,
         out,
-        "nemonetd restarted on both ends: the same routes and rules, none twice",
+        "nemonetd, had and mrd restarted: the same routes and rules, none twice",
         after == before && unique(&after.0) && unique(&after.1),
         format!("before {before:#?}\nafter {after:#?}"),
     );
@@ -476,7 +480,7 @@ fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> 
         check(
             report,
             out,
-            "forwarding did not stop while nemonetd restarted (seg6)",
+            "forwarding did not stop while nemonetd, had and mrd restarted (seg6)",
             lost <= 1,
             summary,
         );

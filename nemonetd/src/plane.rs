@@ -275,24 +275,20 @@ fn global_ipv6(ifname: &str) -> Option<Ipv6Addr> {
 }
 
 impl Plane {
-    /// Whether `body` is the state owner's start announcement (NODETYPE_INFO).
+    /// HA: whether `body` is had's start announcement (NODETYPE_INFO). had restores its
+    /// Binding Cache before it announces, so its dump is complete; on a home agent that
+    /// starts empty this is what installs the routes of the mobile routers at home. (Not on
+    /// an MR: mrd starts with an empty Binding Update List and registers again, and the
+    /// tunnel must stay meanwhile.)
     fn owner_started(&self, body: &Body) -> bool {
-        matches!(
-            (self.role, body),
-            (
-                Role::HomeAgent,
+        self.role == Role::HomeAgent
+            && matches!(
+                body,
                 Body::NodeTypeInfo(NodeTypeInfo {
                     node_type: NodeType::HomeAgent,
                     enabled: true
                 })
-            ) | (
-                Role::MobileRouter,
-                Body::NodeTypeInfo(NodeTypeInfo {
-                    node_type: NodeType::MobileRouter,
-                    enabled: true
-                })
             )
-        )
     }
 
     /// Takes in a bus message; true when the desired state changed.
