@@ -23,12 +23,19 @@ pub enum Role {
 /// the mobile network prefixes through it, in one step; removes them on deregistration or
 /// expiry. The backend (kernel seg6 encapsulation, or a TUN device) comes from `data-plane`.
 ///
+/// At home there is no tunnel: with -h, the prefixes of a mobile router of the prefixtable
+/// that has no binding (or that deregistered from its home link) are routed to its home
+/// address on the home link, IPv4 through an IPv6 next hop; with -m, after babymdd reports
+/// the home link, IPv4 goes to the home agent (`home-agent-address`) on that link.
+///
 /// Path MTU: the tunnel is 40 bytes narrower than the path between MR and HA (1460 on an
 /// MTU-1500 access network). nemonetd clamps the TCP MSS of connections through the tunnel,
 /// answers packets that do not fit with ICMPv4 Fragmentation Needed (DF set) or ICMPv6
 /// Packet Too Big carrying the tunnel MTU, fragments IPv4 without DF, and lowers the tunnel
 /// MTU when the access network itself sends a Packet Too Big about a tunnel packet (relaying
-/// it to the inner sender; the configured MTU is tried again after 10 minutes). With -m it
+/// it to the inner sender; the configured MTU is tried again after 10 minutes; a home agent
+/// lowers it towards that mobile router only). A Destination Unreachable or Time Exceeded
+/// about a tunnel packet becomes a host/address unreachable for the inner sender. With -m it
 /// also sends Router Advertisements on the mobile-network-interface every 10 s (and on a
 /// Router Solicitation or an MTU change) with the IPv6 prefixes of that interface and an MTU
 /// option of the tunnel MTU, so IPv6 hosts size their packets from the start. Do not run
