@@ -307,9 +307,10 @@ pub fn mr_home_state(cfg: &MrConfig, backend: Backend, links: Links, ha: Ipv6Add
     b.state
 }
 
-/// The HA's desired state for the complete set of bindings. `peer_path_mtu` holds the
-/// path MTUs that Packet Too Big messages lowered, per care-of address; every other
-/// binding gets the configured one.
+/// The HA's desired state for the complete set of bindings and the mobile routers at home
+/// (routed to their home addresses on the home link). `peer_path_mtu` holds the path MTUs
+/// that Packet Too Big messages lowered, per care-of address; every other binding gets the
+/// configured one.
 pub fn ha_state(
     cfg: &HaConfig,
     backend: Backend,
@@ -319,8 +320,34 @@ pub fn ha_state(
     peer_path_mtu: &BTreeMap<Ipv6Addr, u32>,
 ) -> DesiredState {
     let mut b = Builder::new(backend, links, &cfg.tunnel);
-    // Mobile routers at home first: their routes have the keys of the tunnel routes, so a
-    // binding for the same prefixes (it left home again) replaces them.
+    let mut peers = PeerTable {
+        local: Some(cfg.ha_addr),
+        routes: Vec::new(),
+    };
+    // Per tunnel MTU: the IPv4 and IPv6 prefixes (clamp) and the home addresses.
+    type Group = (Vec<Ipv4Net>, Vec<Ipv6Net>, Vec<Ipv6Net>);
+    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+    for binding in bindings {
+        let mtu = tunnel_mtu_towards(&cfg.tunnel, peer_path_mtu, binding.coa);
+        let dsts = binding
+            .mnp4
+            .iter()
+            .map(|p| IpNet::V4(p.trunc()))
+            .chain(binding.mnp6.iter().map(|p| IpNet::V6(p.trunc())))
+            .chain([IpNet::V6(host6(binding.hoa))]);
+        for dst in dsts {
+            b.tunnel_route(dst, None, None, binding.coa, mtu);
+            peers.routes.push((dst, binding.coa));
+        }
+        b.decap(cfg.ha_addr, binding.coa);
+        let g = groups.entry(mtu).or_default();
+        g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
+        g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
+        g.2.push(host6(binding.hoa));
+    }
+    // Mobile routers at home: their routes have the keys of the tunnel routes, so the
+    // kernel's route is replaced in place when one registers (or comes home); after the
+    // bindings, so that a binding wins where two claim a prefix.
     for home in at_home {
         if bindings.iter().any(|bd| bd.hoa == home.hoa) {
             continue;
@@ -357,31 +384,6 @@ pub fn ha_state(
                 action: RouteAction::Via { gateway: home.hoa },
             });
         }
-    }
-    let mut peers = PeerTable {
-        local: Some(cfg.ha_addr),
-        routes: Vec::new(),
-    };
-    // Per tunnel MTU: the IPv4 and IPv6 prefixes (clamp) and the home addresses.
-    type Group = (Vec<Ipv4Net>, Vec<Ipv6Net>, Vec<Ipv6Net>);
-    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
-    for binding in bindings {
-        let mtu = tunnel_mtu_towards(&cfg.tunnel, peer_path_mtu, binding.coa);
-        let dsts = binding
-            .mnp4
-            .iter()
-            .map(|p| IpNet::V4(p.trunc()))
-            .chain(binding.mnp6.iter().map(|p| IpNet::V6(p.trunc())))
-            .chain([IpNet::V6(host6(binding.hoa))]);
-        for dst in dsts {
-            b.tunnel_route(dst, None, None, binding.coa, mtu);
-            peers.routes.push((dst, binding.coa));
-        }
-        b.decap(cfg.ha_addr, binding.coa);
-        let g = groups.entry(mtu).or_default();
-        g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
-        g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
-        g.2.push(host6(binding.hoa));
     }
     b.state.clamp = ClampSpec::grouped(
         groups
