@@ -205,7 +205,7 @@ pub fn largest_interface_mtu() -> u32 {
 pub async fn install(nl: &Netlink, spec: &OversizeSpec, nft_table: &str) -> Result<()> {
     if spec.steer {
         install_path(nl, spec.largest_mtu()).await?;
-        narrower_routes(nl, &spec.narrower_routes()).await?;
+        install_narrower_routes(nl, &spec.narrower_routes()).await?;
     } else {
         remove_path(nl).await?;
     }
@@ -277,7 +277,7 @@ async fn install_path(nl: &Netlink, mtu: u32) -> Result<()> {
 
 /// Makes the per-prefix routes of table [`TABLE`] exactly `wanted` (prefix, MTU): the
 /// kernel's forwarding into the oversize link then answers with that MTU.
-async fn narrower_routes(nl: &Netlink, wanted: &[(IpNet, u32)]) -> Result<()> {
+async fn install_narrower_routes(nl: &Netlink, wanted: &[(IpNet, u32)]) -> Result<()> {
     let h = nl.handle();
     let mut present: Vec<(IpNet, Option<u32>, RouteMessage)> = Vec::new();
     for family in [AddressFamily::Inet, AddressFamily::Inet6] {
