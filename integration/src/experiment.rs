@@ -111,12 +111,15 @@ fn run_check(
 
 /// Waits until both data planes route IPv4 into the tunnel (nemonetd acted on BUL_ADD on
 /// the MR and on BC_ADD on the HA).
-fn wait_for_mr_routes(lab: &Lab) -> Result<()> {
+pub fn wait_for_tunnel_routes(lab: &Lab) -> Result<()> {
     let start = std::time::Instant::now();
     loop {
         let v4 = lab.mr.ip(&["route", "show", "default"])?;
         let ha = lab.ha.ip(&["route", "show", "10.0.0.0/24"])?;
-        if v4.contains("src 10.0.0.1") && ha.contains("proto 168") {
+        // Through the tunnel (seg6 encapsulation or the TUN device), not the routes of the
+        // mobile router at home, which also carry our protocol and source.
+        let tunnel = |r: &str| r.contains("encap seg6") || r.contains("dev nemo0");
+        if v4.contains("src 10.0.0.1") && tunnel(&v4) && tunnel(&ha) {
             return Ok(());
         }
         anyhow::ensure!(
@@ -171,7 +174,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         })?;
     lab.ha_bus
         .wait_for("BC_ADD", WAIT, |v| coa_in(v, FOREIGN1.1))?;
-    wait_for_mr_routes(lab)?;
+    wait_for_tunnel_routes(lab)?;
     let reg = Duration::from_secs_f64((unix(SystemTime::now()) - unix(t0)).max(0.0));
     report.registration = Some(reg);
     writeln!(

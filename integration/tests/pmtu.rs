@@ -171,16 +171,7 @@ fn pmtu(backend: &str) -> Result<()> {
         v["coa"].as_str().is_some_and(|c| c.starts_with(prefix))
     })?;
     let coa = bul["coa"].as_str().context("coa")?.to_string();
-    wait_until("both data planes", || {
-        Ok(lab
-            .mr
-            .ip(&["route", "show", "default"])?
-            .contains("src 10.0.0.1")
-            && lab
-                .ha
-                .ip(&["route", "show", "10.0.0.0/24"])?
-                .contains("proto 168"))
-    })?;
+    integration::experiment::wait_for_tunnel_routes(&lab)?;
     for (ns, dst) in [(&lab.a, B4), (&lab.b, A4)] {
         let (ok, out) = Lab::try_run(ns, &["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
         anyhow::ensure!(ok, "plain ping to {dst}: {out}");
