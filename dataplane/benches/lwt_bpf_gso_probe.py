@@ -49,8 +49,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
 def insn(code, dst=0, src=0, off=0, imm=0):
-    # off=None marks a jump resolved later
-    return struct.pack('<BBhi', code, (src << 4) | dst, -32768 if off is None else off, imm)
+    return struct.pack('<BBhi', code, (src << 4) | dst, off, imm)
 
 def s32(b):
     return struct.unpack('<i', b)[0]
@@ -83,32 +82,36 @@ def program(src6, dst6, next_header, rewrite_to=None):
 def decap_program():
     """tc ingress (direct action): IPv6 with next header 4 loses its outer header and
     becomes IPv4 (ethertype too); everything else passes. (No peer check: a probe.)"""
-    p = [insn(0xbf, 6, 1),                       # r6 = ctx
-         insn(0x61, 2, 6, 16),                    # r2 = skb->protocol
-         insn(0x55, 2, off=None, imm=0xdd86)]     # != htons(ETH_P_IPV6): pass
-    body = [insn(0xbf, 1, 6), insn(0xb7, 2, imm=14 + 6), insn(0xbf, 3, 10), insn(0x07, 3, imm=-8),
-            insn(0xb7, 4, imm=1), insn(0x85, imm=HELPER_SKB_LOAD_BYTES),
-            insn(0x55, 0, off=None, imm=0),       # load failed: pass
-            insn(0x71, 2, 10, -8),                # r2 = next header
-            insn(0x55, 2, off=None, imm=4),       # not IPv4-in-IPv6: pass
-            insn(0xbf, 1, 6), insn(0xb7, 2, imm=-40), insn(0xb7, 3, imm=BPF_ADJ_ROOM_MAC),
-            insn(0xb7, 4, imm=BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4),
-            insn(0x85, imm=HELPER_SKB_ADJUST_ROOM),
-            insn(0x55, 0, off=None, imm=0),       # failed: drop
-            insn(0x6a, 10, off=-8, imm=0x0008),   # ethertype 0x0800
-            insn(0xbf, 1, 6), insn(0xb7, 2, imm=12), insn(0xbf, 3, 10), insn(0x07, 3, imm=-8),
-            insn(0xb7, 4, imm=2), insn(0xb7, 5, imm=0), insn(0x85, imm=HELPER_SKB_STORE_BYTES)]
-    pass_ = [insn(0xb7, 0, imm=0), insn(0x95)]    # TC_ACT_OK
-    drop = [insn(0xb7, 0, imm=2), insn(0x95)]     # TC_ACT_SHOT
-    code = p + body + pass_ + drop
-    # Resolve the jumps (marked off=None): to pass, except after adjust_room: to drop.
+    # (instruction, jump label or None); labels resolve to the `pass` and `drop` exits.
+    code = [
+        (insn(0xbf, 6, 1), None),                        # r6 = ctx
+        (insn(0x61, 2, 6, 16), None),                    # r2 = skb->protocol
+        (insn(0x55, 2, imm=0xdd86), 'pass'),             # != htons(ETH_P_IPV6)
+        (insn(0xbf, 1, 6), None), (insn(0xb7, 2, imm=14 + 6), None),
+        (insn(0xbf, 3, 10), None), (insn(0x07, 3, imm=-8), None),
+        (insn(0xb7, 4, imm=1), None), (insn(0x85, imm=HELPER_SKB_LOAD_BYTES), None),
+        (insn(0x55, 0, imm=0), 'pass'),                  # load failed
+        (insn(0x71, 2, 10, -8), None),                   # r2 = next header
+        (insn(0x55, 2, imm=4), 'pass'),                  # not IPv4-in-IPv6
+        (insn(0xbf, 1, 6), None), (insn(0xb7, 2, imm=-40), None),
+        (insn(0xb7, 3, imm=BPF_ADJ_ROOM_MAC), None),
+        (insn(0xb7, 4, imm=BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4), None),
+        (insn(0x85, imm=HELPER_SKB_ADJUST_ROOM), None),
+        (insn(0x55, 0, imm=0), 'drop'),                  # adjust_room failed
+        (insn(0x6a, 10, off=-8, imm=0x0008), None),      # ethertype 0x0800
+        (insn(0xbf, 1, 6), None), (insn(0xb7, 2, imm=12), None),
+        (insn(0xbf, 3, 10), None), (insn(0x07, 3, imm=-8), None),
+        (insn(0xb7, 4, imm=2), None), (insn(0xb7, 5, imm=0), None),
+        (insn(0x85, imm=HELPER_SKB_STORE_BYTES), None),
+    ]
+    labels = {'pass': len(code), 'drop': len(code) + 2}
+    code += [(insn(0xb7, 0, imm=0), None), (insn(0x95), None),   # pass: TC_ACT_OK
+             (insn(0xb7, 0, imm=2), None), (insn(0x95), None)]   # drop: TC_ACT_SHOT
     out = []
-    n_pass, n_drop = len(p) + len(body), len(p) + len(body) + len(pass_)
-    for i, raw in enumerate(code):
-        c, regs, off, imm = struct.unpack('<BBhi', raw)
-        if c == 0x55 and off == -32768:
-            target = n_drop if i > 0 and struct.unpack('<BBhi', code[i - 1])[3] == HELPER_SKB_ADJUST_ROOM else n_pass
-            raw = struct.pack('<BBhi', c, regs, target - i - 1, imm)
+    for i, (raw, label) in enumerate(code):
+        if label is not None:
+            c, regs, _, imm = struct.unpack('<BBhi', raw)
+            raw = struct.pack('<BBhi', c, regs, labels[label] - i - 1, imm)
         out.append(raw)
     return b''.join(out)
 

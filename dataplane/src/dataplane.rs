@@ -204,7 +204,7 @@ impl DataPlane {
     /// HA: the mobile routers at home according to the kernel (our routes to a home
     /// address on the home link), so that a restarted nemonetd keeps routing them.
     pub async fn home_routers_installed(&self) -> Result<Vec<HomeRouter>> {
-        let mut out: Vec<HomeRouter> = Vec::new();
+        let mut found: BTreeMap<Ipv6Addr, HomeRouter> = BTreeMap::new();
         for (_, spec) in self.nl.our_routes().await? {
             let Some(spec) = spec else { continue };
             let RouteAction::Via { gateway } = spec.action else {
@@ -213,23 +213,17 @@ impl DataPlane {
             if spec.table != desired::MAIN_TABLE || spec.oif != self.links.egress {
                 continue;
             }
-            let entry = match out.iter_mut().find(|h| h.hoa == gateway) {
-                Some(e) => e,
-                None => {
-                    out.push(HomeRouter {
-                        hoa: gateway,
-                        mnp6: Vec::new(),
-                        mnp4: Vec::new(),
-                    });
-                    out.last_mut().expect("just pushed")
-                }
-            };
+            let entry = found.entry(gateway).or_insert_with(|| HomeRouter {
+                hoa: gateway,
+                mnp6: Vec::new(),
+                mnp4: Vec::new(),
+            });
             match spec.dst {
                 ipnet::IpNet::V4(p) => entry.mnp4.push(p),
                 ipnet::IpNet::V6(p) => entry.mnp6.push(p),
             }
         }
-        Ok(out)
+        Ok(found.into_values().collect())
     }
 
     /// The current tunnel MTU (path MTU minus the outer header).

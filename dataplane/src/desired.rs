@@ -7,7 +7,7 @@ use crate::pmtu::oversize::{IntoTunnel, OversizeGroup, OversizeSpec};
 use crate::tun::PeerTable;
 use crate::{Backend, DECAP_IPV4_TABLE, DECAP_IPV6_TABLE, DECAP_RULE_PREF, LOCAL_RULE_PREF};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Main routing table.
@@ -134,6 +134,9 @@ struct Builder<'a> {
     links: Links,
     tunnel: &'a TunnelSettings,
     state: DesiredState,
+    /// Index of each wanted route by key: an HA applies every binding on each change, so
+    /// the duplicate check must not scan the list.
+    route_keys: HashMap<RouteKey, usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -147,6 +150,7 @@ impl<'a> Builder<'a> {
             links,
             tunnel,
             state,
+            route_keys: HashMap::new(),
         }
     }
 
@@ -223,8 +227,8 @@ impl<'a> Builder<'a> {
 
     fn push_route(&mut self, route: RouteSpec) {
         let key = route.key();
-        if let Some(existing) = self.state.routes.iter().find(|r| r.key() == key) {
-            if *existing != route {
+        if let Some(&i) = self.route_keys.get(&key) {
+            if self.state.routes[i] != route {
                 tracing::warn!(
                     ?key,
                     "two registrations want the same route; keeping the first"
@@ -232,6 +236,7 @@ impl<'a> Builder<'a> {
             }
             return;
         }
+        self.route_keys.insert(key, self.state.routes.len());
         self.state.routes.push(route);
     }
 
@@ -348,10 +353,8 @@ pub fn ha_state(
     // Mobile routers at home: their routes have the keys of the tunnel routes, so the
     // kernel's route is replaced in place when one registers (or comes home); after the
     // bindings, so that a binding wins where two claim a prefix.
-    for home in at_home {
-        if bindings.iter().any(|bd| bd.hoa == home.hoa) {
-            continue;
-        }
+    let bound: HashSet<Ipv6Addr> = bindings.iter().map(|bd| bd.hoa).collect();
+    for home in at_home.iter().filter(|h| !bound.contains(&h.hoa)) {
         // The home address itself on the home link, in place of its tunnel route and
         // before the routes through it: the kernel checks an on-link next hop against its
         // route to it.

@@ -205,19 +205,25 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
 
 /// HA: the mobile routers of the prefixtable with their prefixes.
 fn prefixtable_routers(config: &Config) -> BTreeMap<Ipv6Addr, HomeRouter> {
-    let mut out: BTreeMap<Ipv6Addr, HomeRouter> = BTreeMap::new();
-    for e in config.prefix_entries() {
-        let h = out.entry(e.home_address).or_insert_with(|| HomeRouter {
-            hoa: e.home_address,
-            mnp6: Vec::new(),
-            mnp4: Vec::new(),
-        });
-        match e.prefix {
-            ipnet::IpNet::V4(p) if !h.mnp4.contains(&p) => h.mnp4.push(p),
-            ipnet::IpNet::V6(p) if !h.mnp6.contains(&p) => h.mnp6.push(p),
-            _ => {}
-        }
-    }
+    let out: BTreeMap<Ipv6Addr, HomeRouter> = config
+        .home_addresses()
+        .into_iter()
+        .map(|hoa| {
+            let mut h = HomeRouter {
+                hoa,
+                mnp6: Vec::new(),
+                mnp4: Vec::new(),
+            };
+            for e in config.prefixes_of(hoa) {
+                match e.prefix {
+                    ipnet::IpNet::V4(p) if !h.mnp4.contains(&p) => h.mnp4.push(p),
+                    ipnet::IpNet::V6(p) if !h.mnp6.contains(&p) => h.mnp6.push(p),
+                    _ => {}
+                }
+            }
+            (hoa, h)
+        })
+        .collect();
     if !out.is_empty() {
         tracing::info!(
             "{} mobile router(s) in the prefixtable: without a binding their prefixes go to their home addresses on the home link",
@@ -313,6 +319,12 @@ impl Plane {
                             .ifindex
                             .and_then(|i| nix::net::if_::if_indextoname(i).ok())
                             .and_then(|n| n.into_string().ok());
+                        if uplink.is_none() {
+                            tracing::warn!(
+                                "at home on an interface ({:?}) that is gone: no home routes",
+                                md.ifindex
+                            );
+                        }
                         let ha = self.home_agent.or(reg.as_ref().map(|r| r.ha));
                         let was = self.home.clone();
                         self.home = uplink.map(|u| (u, ha));

@@ -354,7 +354,11 @@ async fn install_narrower_routes(nl: &Netlink, wanted: &[(IpNet, u32)]) -> Resul
     }
     for (dst, mtu, msg) in present {
         if !wanted.iter().any(|(d, m)| *d == dst && Some(*m) == mtu) {
-            let _ = h.route().del(msg).execute().await;
+            // Not fatal (the replaced entries are in place), but a stale narrower route
+            // would keep answering with its old MTU: say so.
+            if let Err(e) = h.route().del(msg).execute().await {
+                tracing::warn!("removing the stale oversize route {dst}: {e}");
+            }
         }
     }
     Ok(())
