@@ -50,9 +50,11 @@ pub struct DummyTunnel {
 pub enum DataPlane {
     /// Kernel seg6 encapsulation (encap.red with one segment) and seg6local decapsulation.
     Seg6,
+    /// BPF programs: `encap bpf xmit` routes and a tc ingress decapsulation.
+    Bpf,
     /// A TUN device and a userspace encapsulation loop.
     Tun,
-    /// Probe the kernel at start: seg6 when it is there, otherwise tun.
+    /// Probe the kernel at start: seg6, then bpf, then tun.
     Auto,
 }
 
@@ -239,6 +241,7 @@ impl std::fmt::Display for DataPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             DataPlane::Seg6 => "seg6",
+            DataPlane::Bpf => "bpf",
             DataPlane::Tun => "tun",
             DataPlane::Auto => "auto",
         })

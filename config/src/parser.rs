@@ -383,6 +383,7 @@ impl<'a> Parser<'a> {
                 keyword,
                 &[
                     ("seg6", DataPlane::Seg6),
+                    ("bpf", DataPlane::Bpf),
                     ("tun", DataPlane::Tun),
                     ("auto", DataPlane::Auto),
                 ],

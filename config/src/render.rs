@@ -1,8 +1,6 @@
 //! Writes a [`Config`] back in the grammar: for reload summaries and round-trip tests.
 
-use crate::model::{
-    Config, DataPlane, InterfaceRole, Ipv4MnpEncoding, PrefixMode, Scope, Settings,
-};
+use crate::model::{Config, InterfaceRole, Ipv4MnpEncoding, PrefixMode, Scope, Settings};
 
 fn bid(b: Option<u16>) -> String {
     b.map(|b| format!(" {b}")).unwrap_or_default()
@@ -54,12 +52,7 @@ impl Settings {
             push(format!("pid-file \"{}\";", v.display()));
         }
         if let Some(v) = self.data_plane {
-            let name = match v {
-                DataPlane::Seg6 => "seg6",
-                DataPlane::Tun => "tun",
-                DataPlane::Auto => "auto",
-            };
-            push(format!("data-plane {name};"));
+            push(format!("data-plane {v};"));
         }
         match self.ipv4_mnp_encoding {
             Some(Ipv4MnpEncoding::Rfc5555) => push("ipv4-mnp-encoding rfc5555;".into()),

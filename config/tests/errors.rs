@@ -18,7 +18,7 @@ const CASES: &[(&str, &str)] = &[
     ("home-registration-lifetime 262141;", "t.conf:1:28: home-registration-lifetime 262141 out of range 1..=262140"),
     ("key-management 2;", "t.conf:1:16: key-management must be 0 or 1, found '2'"),
     ("auth-database /etc/auth;", "t.conf:1:15: expected a quoted file name after 'auth-database', found '/etc/auth'"),
-    ("data-plane ip6tnl;", "t.conf:1:12: data-plane must be 'seg6' or 'tun' or 'auto', found 'ip6tnl'"),
+    ("data-plane ip6tnl;", "t.conf:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'"),
     ("};", "t.conf:1:1: unexpected '}': no block is open"),
     ("{", "t.conf:1:1: expected a statement, found '{'"),
     // interface blocks

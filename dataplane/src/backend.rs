@@ -1,4 +1,4 @@
-//! Backend choice: kernel seg6 lightweight tunnels, or the userspace TUN relay.
+//! Backend choice: kernel seg6 lightweight tunnels, BPF programs, or the userspace TUN relay.
 
 use crate::desired::{RouteAction, RouteSpec, METRIC_V6};
 use crate::error::{Error, Result};
@@ -8,78 +8,105 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-/// Scratch table for the seg6 probe routes (removed right after).
-const PROBE_TABLE: u32 = 16899;
+/// Scratch table for the probe routes (removed right after).
+pub(crate) const PROBE_TABLE: u32 = 16899;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Kernel `seg6` encapsulation and `seg6local` End.DX4/End.DX6 decapsulation routes.
     Seg6,
+    /// `encap bpf xmit` routes running our encapsulation program, and a tc ingress
+    /// program on the uplink that decapsulates what registered peers send.
+    Bpf,
     /// A TUN device and a userspace relay on raw sockets.
     Tun,
 }
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Backend::Seg6 => "seg6",
-            Backend::Tun => "tun",
-        })
+        f.pad(self.name())
     }
 }
 
 impl FromStr for Backend {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "seg6" => Ok(Backend::Seg6),
-            "tun" => Ok(Backend::Tun),
-            other => Err(Error::Config(format!(
-                "unknown backend {other:?} (seg6 or tun)"
-            ))),
-        }
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| Error::Config(format!("unknown backend {s:?} (seg6, bpf or tun)")))
     }
 }
 
 impl Backend {
-    /// Whether this kernel supports the backend (seg6: by installing and removing a
-    /// scratch route of each kind; tun: by opening /dev/net/tun).
-    pub async fn available(self) -> bool {
+    /// Every backend, in the order `data-plane auto` tries them: kernel forwarding first
+    /// (seg6 needs no program of ours), the userspace relay last.
+    pub const ALL: [Backend; 3] = [Backend::Seg6, Backend::Bpf, Backend::Tun];
+
+    pub fn name(self) -> &'static str {
         match self {
-            Backend::Seg6 => seg6_works().await,
-            Backend::Tun => TunDevice::available(),
+            Backend::Seg6 => "seg6",
+            Backend::Bpf => "bpf",
+            Backend::Tun => "tun",
         }
+    }
+
+    /// The kernel configuration the backend needs, as an operator would look it up.
+    pub fn requirement(self) -> &'static str {
+        match self {
+            Backend::Seg6 => "CONFIG_IPV6_SEG6_LWTUNNEL",
+            Backend::Bpf => "CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF and CONFIG_BPF_SYSCALL",
+            Backend::Tun => "CONFIG_TUN",
+        }
+    }
+
+    /// Whether this kernel supports the backend (seg6: by installing and removing a
+    /// scratch route of each kind; bpf: by loading the programs and installing a scratch
+    /// route that runs one; tun: by opening /dev/net/tun).
+    pub async fn available(self) -> bool {
+        self.unavailable_because().await.is_none()
+    }
+
+    /// `None` when the backend works here, else why not (for the log).
+    pub async fn unavailable_because(self) -> Option<String> {
+        match self {
+            Backend::Seg6 => seg6_works().await.err(),
+            Backend::Bpf => crate::bpf::works().await.err(),
+            Backend::Tun => (!TunDevice::available()).then(|| "cannot open /dev/net/tun".into()),
+        }
+        .map(|why| format!("{why} (needs {})", self.requirement()))
     }
 }
 
-/// The backend to use: `forced` if given and available, else seg6 where the kernel has
-/// it, else tun. Logs the choice.
+/// The backend to use: `forced` if given and available, else the first of
+/// [`Backend::ALL`] that works here. Logs the choice and why each skipped one was skipped.
 pub async fn probe(forced: Option<Backend>) -> Result<Backend> {
     let candidates: &[Backend] = match &forced {
         Some(b) => std::slice::from_ref(b),
-        None => &[Backend::Seg6, Backend::Tun],
+        None => &Backend::ALL,
     };
+    let mut reasons = Vec::new();
     for &b in candidates {
-        if b.available().await {
-            tracing::info!(backend = %b, forced = forced.is_some(), "data plane backend");
-            return Ok(b);
+        match b.unavailable_because().await {
+            None => {
+                tracing::info!(backend = %b, forced = forced.is_some(), "data plane backend");
+                return Ok(b);
+            }
+            Some(why) => {
+                tracing::info!(backend = %b, reason = %why, "backend not available");
+                reasons.push(format!("{b}: {why}"));
+            }
         }
-        tracing::info!(backend = %b, "backend not available");
     }
-    Err(Error::BackendUnavailable(match forced {
-        Some(Backend::Seg6) => "seg6",
-        Some(Backend::Tun) => "tun",
-        None => "seg6 or tun",
-    }))
+    Err(Error::BackendUnavailable(reasons.join("; ")))
 }
 
-async fn seg6_works() -> bool {
+async fn seg6_works() -> std::result::Result<(), String> {
     if !Path::new("/proc/sys/net/ipv6/conf/all/seg6_enabled").exists() {
-        return false;
+        return Err("no /proc/sys/net/ipv6/conf/all/seg6_enabled".into());
     }
-    let (Ok(nl), Ok(lo)) = (Netlink::connect(), Netlink::ifindex("lo")) else {
-        return false;
-    };
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let lo = Netlink::ifindex("lo").map_err(|e| e.to_string())?;
     let probe = |dst: &str, action| RouteSpec {
         table: PROBE_TABLE,
         dst: dst.parse().unwrap_or_default(),
@@ -99,13 +126,13 @@ async fn seg6_works() -> bool {
         },
     );
     let decap = probe("100::2/128", RouteAction::DecapIpv4);
-    let mut ok = true;
+    let mut result = Ok(());
     for spec in [&encap, &decap] {
         if let Err(e) = nl.replace_route(spec).await {
             tracing::debug!(error = %e, "seg6 probe route refused");
-            ok = false;
+            result = Err(format!("the kernel refused a seg6 route: {e}"));
         }
         let _ = nl.delete_route(route_message(spec)).await;
     }
-    ok
+    result
 }

@@ -112,7 +112,7 @@ impl DataPlane {
             sysctl::no_redirects(&c.home_if)?;
         }
         let (relay, tun) = match backend {
-            Backend::Seg6 => (None, None),
+            Backend::Seg6 | Backend::Bpf => (None, None),
             Backend::Tun => {
                 let relay = TunRelay::start(&tunnel.tun_name)?;
                 let index = Netlink::ifindex(relay.device_name())?;
@@ -437,7 +437,7 @@ impl DataPlane {
             }
             // Left over from an earlier run on seg6? Kernels without seg6 have nothing
             // to reset (the lookup fails), which is fine.
-            Backend::Tun => {
+            Backend::Tun | Backend::Bpf => {
                 if seg6_tunsrc::get().is_ok_and(|cur| cur != want) {
                     seg6_tunsrc::set(want)?;
                 }

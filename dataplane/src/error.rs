@@ -14,8 +14,9 @@ pub enum Error {
     },
     #[error("interface {0} not found")]
     NoSuchInterface(String),
-    #[error("backend {0} is not available on this kernel")]
-    BackendUnavailable(&'static str),
+    /// Why each backend tried is unavailable on this kernel.
+    #[error("no usable data-plane backend on this kernel: {0}")]
+    BackendUnavailable(String),
     #[error("{role} operation called on a data plane of the other role")]
     WrongRole { role: &'static str },
     #[error("invalid configuration: {0}")]

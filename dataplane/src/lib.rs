@@ -49,6 +49,7 @@
 //! at run time: route MTUs, `nemo0`, the oversize path and the MSS clamp follow.
 
 mod backend;
+mod bpf;
 mod dataplane;
 mod desired;
 mod error;

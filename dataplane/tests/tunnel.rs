@@ -9,7 +9,7 @@ use dataplane::Backend;
 
 fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
     let dev = match backend {
-        Backend::Seg6 => None,
+        Backend::Seg6 | Backend::Bpf => None,
         Backend::Tun => Some("nemo0"),
     };
     let mr4 = t.mr.ip(&["route", "show", "default", "proto", "168"])?;

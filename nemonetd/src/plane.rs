@@ -63,6 +63,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     let s = config.settings_for(&args.ifname);
     let forced = match s.data_plane_or_default() {
         DataPlaneSetting::Seg6 => Some(Backend::Seg6),
+        DataPlaneSetting::Bpf => Some(Backend::Bpf),
         DataPlaneSetting::Tun => Some(Backend::Tun),
         DataPlaneSetting::Auto => None,
     };

@@ -68,7 +68,7 @@ fn missing_and_broken_config() {
         &out,
         1,
         &format!(
-            "nemonetd: {}:1:12: data-plane must be 'seg6' or 'tun' or 'auto', found 'ip6tnl'\n",
+            "nemonetd: {}:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'\n",
             s.config_path()
         ),
     );
