@@ -1,5 +1,6 @@
 //! [`DataPlane`]: one per daemon, driven by the registration events of its role.
 
+use crate::bpf::{BpfPlane, BpfStats};
 use crate::desired::{self, DesiredState, Links, RouteAction};
 use crate::error::{Error, Result};
 use crate::model::{HaBinding, HomeRouter, MrRegistration, Role, TunnelSettings};
@@ -43,6 +44,8 @@ pub struct DataPlane {
     nl: Netlink,
     links: Links,
     relay: Option<TunRelay>,
+    /// The programs and maps of the bpf backend.
+    bpf: Option<BpfPlane>,
     /// The clamp last written to nftables; `None` until the first apply.
     clamp: Option<Option<ClampSpec>>,
     /// The oversize path last installed; `None` until the first apply.
@@ -120,6 +123,10 @@ impl DataPlane {
                 (Some(relay), Some(index))
             }
         };
+        let bpf = match backend {
+            Backend::Bpf => Some(BpfPlane::open(&tunnel.bpf_root, egress, egress_name)?),
+            Backend::Seg6 | Backend::Tun => None,
+        };
         if let Role::Mr(c) = &role {
             let mut inside = vec![c.inside.as_str()];
             inside.extend(relay.as_ref().map(|r| r.device_name()));
@@ -130,8 +137,13 @@ impl DataPlane {
             role,
             backend,
             nl,
-            links: Links { egress, tun },
+            links: Links {
+                egress,
+                tun,
+                bpf: bpf.as_ref().map(BpfPlane::encap_prog),
+            },
             relay,
+            bpf,
             clamp: None,
             oversize: None,
             applied: None,
@@ -147,6 +159,11 @@ impl DataPlane {
     /// Counters of the userspace relay (tun backend only).
     pub fn relay_stats(&self) -> Option<RelayStats> {
         self.relay.as_ref().map(TunRelay::stats)
+    }
+
+    /// Counters of the bpf programs (bpf backend only).
+    pub fn bpf_stats(&self) -> Option<Result<BpfStats>> {
+        self.bpf.as_ref().map(BpfPlane::stats)
     }
 
     /// MR: `Some` = registered with this binding, `None` = at home / deregistered.
@@ -416,6 +433,10 @@ impl DataPlane {
         self.clamp = None;
         self.oversize = None;
         let report = self.apply(DesiredState::default()).await?;
+        // After the routes: they hold the encapsulation program.
+        if let Some(bpf) = self.bpf.take() {
+            bpf.teardown()?;
+        }
         tracing::info!(?report, "data plane torn down");
         Ok(())
     }
@@ -425,6 +446,9 @@ impl DataPlane {
         // where to send what it carries.
         if let Some(relay) = &self.relay {
             relay.set_peers(state.peers.clone());
+        }
+        if let Some(bpf) = &self.bpf {
+            bpf.sync(&state.peers)?;
         }
         // Before the routes: a new CoA is the outer source from the first packet on.
         let want = state.tunsrc.unwrap_or(Ipv6Addr::UNSPECIFIED);

@@ -1,6 +1,7 @@
 //! The desired kernel state, computed from the role, the backend and the current
 //! registration (MR) or binding set (HA). Pure: no I/O, unit-tested below.
 
+use crate::bpf::BpfProg;
 use crate::model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, TunnelSettings};
 use crate::mss_clamp::ClampSpec;
 use crate::pmtu::oversize::{IntoTunnel, OversizeGroup, OversizeSpec};
@@ -29,6 +30,9 @@ pub enum RouteAction {
     Device,
     /// `encap seg6 mode encap.red segs <peer>`: a bare outer IPv6 header to `peer`.
     Seg6Encap { peer: Ipv6Addr },
+    /// `encap bpf xmit <prog>`: our encapsulation program, which finds the peer in its
+    /// maps by the inner destination.
+    BpfEncap(BpfProg),
     /// `encap seg6local action End.DX4 nh4 0.0.0.0`: decapsulate, forward the IPv4 inside.
     DecapIpv4,
     /// `encap seg6local action End.DX6 nh6 ::`: decapsulate, forward the IPv6 inside.
@@ -127,6 +131,8 @@ pub struct Links {
     pub egress: u32,
     /// The TUN device (tun backend only).
     pub tun: Option<u32>,
+    /// The encapsulation program (bpf backend only).
+    pub bpf: Option<BpfProg>,
 }
 
 struct Builder<'a> {
@@ -163,8 +169,9 @@ impl<'a> Builder<'a> {
         peer: Ipv6Addr,
         tunnel_mtu: u32,
     ) {
-        let (oif, action) = match (self.backend, self.links.tun) {
-            (Backend::Tun, Some(tun)) => (tun, RouteAction::Device),
+        let (oif, action) = match (self.backend, self.links.tun, self.links.bpf) {
+            (Backend::Tun, Some(tun), _) => (tun, RouteAction::Device),
+            (Backend::Bpf, _, Some(prog)) => (self.links.egress, RouteAction::BpfEncap(prog)),
             _ => (self.links.egress, RouteAction::Seg6Encap { peer }),
         };
         let metric = match dst {
@@ -459,6 +466,7 @@ mod tests {
     const LINKS: Links = Links {
         egress: 7,
         tun: None,
+        bpf: None,
     };
 
     #[test]
@@ -531,6 +539,7 @@ mod tests {
         let links = Links {
             egress: 7,
             tun: Some(9),
+            bpf: None,
         };
         let tun = mr_state(&cfg, Backend::Tun, links, Some(&r))
             .oversize
@@ -569,6 +578,7 @@ mod tests {
         let links = Links {
             egress: 7,
             tun: Some(9),
+            bpf: None,
         };
         let s = mr_state(
             &mr_cfg(),
@@ -692,6 +702,7 @@ mod tests {
         let links = Links {
             egress: 7,
             tun: Some(9),
+            bpf: None,
         };
         let t = ha_state(&cfg, Backend::Tun, links, &bindings, &[], &lowered);
         assert_eq!(mtu_of(&t, "2001:db8:282::/64"), (Some(1360), true));

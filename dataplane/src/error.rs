@@ -37,6 +37,8 @@ pub enum Error {
     },
     #[error("generic netlink (seg6 tunsrc): {0}")]
     Genetlink(String),
+    #[error("bpf backend: {0}")]
+    Bpf(String),
     #[error("raw socket: {0}")]
     RawSocket(#[source] io::Error),
 }

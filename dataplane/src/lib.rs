@@ -63,6 +63,7 @@ mod sysctl;
 mod tun;
 
 pub use backend::{probe, Backend};
+pub use bpf::BpfStats;
 pub use dataplane::{ApplyReport, DataPlane};
 pub use error::Error;
 pub use model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, Role, TunnelSettings};

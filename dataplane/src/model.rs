@@ -13,6 +13,8 @@ pub struct TunnelSettings {
     pub tun_name: String,
     /// Name of the nftables `inet` table holding the TCP MSS clamping rules.
     pub nft_table: String,
+    /// Where the bpf backend pins its maps and programs (a bpffs; mounted when missing).
+    pub bpf_root: std::path::PathBuf,
 }
 
 impl Default for TunnelSettings {
@@ -21,6 +23,7 @@ impl Default for TunnelSettings {
             path_mtu: 1500,
             tun_name: "nemo0".into(),
             nft_table: "nemonetd".into(),
+            bpf_root: crate::bpf::DEFAULT_ROOT.into(),
         }
     }
 }

@@ -213,6 +213,7 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
                 RouteAttribute::Gateway(RouteAddress::Inet6(gateway))
             });
         }
+        RouteAction::BpfEncap(prog) => a.extend(crate::bpf::route::encap_attributes(prog)),
         RouteAction::Seg6Encap { peer } => {
             let mut header = Seg6Header::default();
             header.mode = Seg6Mode::Other(SEG6_MODE_ENCAP_RED);
@@ -320,6 +321,9 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
 }
 
 fn parse_encap(encaps: &[RouteLwTunnelEncap]) -> Option<RouteAction> {
+    if let Some(RouteLwTunnelEncap::Other(_)) = encaps.first() {
+        return crate::bpf::route::parse_encap(encaps).map(RouteAction::BpfEncap);
+    }
     let (mut action, mut peer) = (None, None);
     for e in encaps {
         match e {

@@ -1,6 +1,391 @@
-//! The bpf backend (in progress).
+//! The bpf backend: kernel forwarding where the kernel has neither seg6 nor ip6tnl.
+//!
+//! The programs are `bpf/nemo.bpf.c` (built by build.rs, embedded here): `nemo_encap` runs
+//! on the tunnel routes (`encap bpf xmit`), looks the inner destination up in the `encap4`/
+//! `encap6` longest-prefix-match maps and pushes the outer IPv6 header found there;
+//! `nemo_decap_*` runs at tc ingress of the uplink (MR) or home interface (HA) and strips
+//! the outer header of what a registered peer sends to our endpoint (`decap` map).
+//!
+//! State lives in bpffs under `<root>/shisa/<netns>` (one data plane per network namespace):
+//! the maps, the encapsulation program, and the tcx link of the decapsulation. A restarted
+//! nemonetd loads the object again with the pinned maps (libbpf reuses them), keeps using
+//! the pinned encapsulation program when its code is unchanged (so the routes that run it
+//! are kept, nothing is duplicated) and moves the pinned tcx link to its new decapsulation
+//! program in one atomic update. Forwarding never depends on the process: routes hold the
+//! encapsulation program, the link (or the clsact filter) the decapsulation.
 
-/// Whether this kernel can run the bpf backend.
-pub async fn works() -> Result<(), String> {
-    Err("the bpf backend is not built yet".into())
+mod attach;
+pub(crate) mod route;
+
+use crate::desired::{RouteAction, RouteSpec, METRIC_V4, METRIC_V6};
+use crate::error::{Error, Result};
+use crate::netlink::{route_message, Netlink};
+use crate::tun::PeerTable;
+use attach::DecapAttachment;
+use ipnet::IpNet;
+use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, ProgramHandle};
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub use route::BpfProg;
+
+/// The compiled programs (bpf/nemo.bpf.c).
+const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nemo.bpf.o"));
+
+/// Where bpffs is normally mounted; nemonetd mounts it there when it is missing.
+pub const DEFAULT_ROOT: &str = "/sys/fs/bpf";
+/// `BPF_FS_MAGIC` of statfs(2).
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+const ENCAP_PROG: &str = "nemo_encap";
+const ENCAP_PIN: &str = "nemo_encap";
+const MAPS: [&str; 4] = ["encap4", "encap6", "decap", "counters"];
+
+/// The loaded backend of one data plane.
+pub struct BpfPlane {
+    dir: PathBuf,
+    /// Keeps the maps (pinned) and the decapsulation programs of this load alive.
+    obj: Object,
+    /// The encapsulation program the routes run: the pinned one when adopted.
+    encap: ProgramHandle,
+    decap: DecapAttachment,
+}
+
+/// Counters of the programs, summed over CPUs (`enum counter` in nemo.bpf.c).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BpfStats {
+    pub encapsulated: u64,
+    pub encap_no_peer: u64,
+    pub encap_failed: u64,
+    pub decapsulated: u64,
+    pub decap_failed: u64,
+}
+
+impl BpfPlane {
+    /// Loads (or adopts) the programs and maps for this network namespace and attaches the
+    /// decapsulation at ingress of `ifindex`.
+    pub fn open(root: &Path, ifindex: u32, ifname: &str) -> Result<Self> {
+        let persistent = ensure_bpffs(root)?;
+        let dir = root.join("shisa").join(netns_id()?);
+        std::fs::create_dir_all(&dir).map_err(|e| bpf_err(format!("{}: {e}", dir.display())))?;
+        let obj = match load(&dir) {
+            Ok(obj) => obj,
+            Err(e) => {
+                // Pinned maps of an incompatible (older) layout: start them afresh; the
+                // next apply fills them again.
+                tracing::warn!(error = %e, dir = %dir.display(), "pinned bpf maps not reusable; recreating them");
+                for name in MAPS {
+                    let _ = std::fs::remove_file(dir.join(name));
+                }
+                load(&dir)?
+            }
+        };
+        let encap = adopt_encap(&obj, &dir)?;
+        let decap_prog = if is_ethernet(ifname) {
+            "nemo_decap_eth"
+        } else {
+            "nemo_decap_l3"
+        };
+        let prog = find_prog(&obj, decap_prog)?;
+        let decap = DecapAttachment::attach(&prog, ifindex, &dir, persistent)?;
+        tracing::info!(
+            dir = %dir.display(),
+            attach = decap.kind(),
+            interface = ifname,
+            "bpf programs ready"
+        );
+        Ok(Self {
+            dir,
+            obj,
+            encap,
+            decap,
+        })
+    }
+
+    /// The program tunnel routes run.
+    pub fn encap_prog(&self) -> BpfProg {
+        BpfProg {
+            fd: self.encap.as_fd().as_raw_fd(),
+            tag: u64::from_be_bytes(self.encap.tag()),
+        }
+    }
+
+    /// Makes the maps say exactly what `peers` says: per inner destination prefix the
+    /// outer header (our endpoint, the peer), and the (peer, endpoint) pairs whose packets
+    /// are decapsulated.
+    pub fn sync(&self, peers: &PeerTable) -> Result<()> {
+        let mut want4 = HashMap::new();
+        let mut want6 = HashMap::new();
+        let mut want_decap = HashSet::new();
+        if let Some(local) = peers.local {
+            for (net, peer) in &peers.routes {
+                let value = route::tunnel_value(local, *peer);
+                match net {
+                    IpNet::V4(n) => want4.insert(route::prefix4_key(n), value),
+                    IpNet::V6(n) => want6.insert(route::prefix6_key(n), value),
+                };
+                want_decap.insert(route::tunnel_value(*peer, local));
+            }
+        }
+        for (name, want) in [("encap4", &want4), ("encap6", &want6)] {
+            let map = self.map(name)?;
+            sync_map(&map, want, name)?;
+        }
+        let decap: HashMap<Vec<u8>, Vec<u8>> =
+            want_decap.into_iter().map(|k| (k, vec![1u8])).collect();
+        sync_map(&self.map("decap")?, &decap, "decap")?;
+        Ok(())
+    }
+
+    /// The programs' counters.
+    pub fn stats(&self) -> Result<BpfStats> {
+        let map = self.map("counters")?;
+        let mut sums = [0u64; 5];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let key = (i as u32).to_ne_bytes();
+            let per_cpu = map
+                .lookup_percpu(&key, MapFlags::ANY)
+                .map_err(|e| bpf_err(format!("read counters: {e}")))?
+                .unwrap_or_default();
+            *sum = per_cpu
+                .iter()
+                .filter_map(|v| v.get(..8)?.try_into().ok())
+                .map(u64::from_ne_bytes)
+                .sum();
+        }
+        let [encapsulated, encap_no_peer, encap_failed, decapsulated, decap_failed] = sums;
+        Ok(BpfStats {
+            encapsulated,
+            encap_no_peer,
+            encap_failed,
+            decapsulated,
+            decap_failed,
+        })
+    }
+
+    /// Detaches the decapsulation and removes every pin (the routes must be gone first:
+    /// they hold the encapsulation program).
+    pub fn teardown(self) -> Result<()> {
+        self.decap.detach()?;
+        for name in MAPS.iter().chain([&ENCAP_PIN]) {
+            match std::fs::remove_file(self.dir.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(bpf_err(format!("unpin {name}: {e}")))
+                }
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+        tracing::info!(dir = %self.dir.display(), "bpf programs and pins removed");
+        Ok(())
+    }
+
+    fn map(&self, name: &str) -> Result<libbpf_rs::Map<'_>> {
+        self.obj
+            .maps()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| bpf_err(format!("map {name} missing from the object")))
+    }
+}
+
+fn sync_map(map: &libbpf_rs::Map<'_>, want: &HashMap<Vec<u8>, Vec<u8>>, name: &str) -> Result<()> {
+    let have: Vec<Vec<u8>> = map.keys().collect();
+    for (key, value) in want {
+        let current = map
+            .lookup(key, MapFlags::ANY)
+            .map_err(|e| bpf_err(format!("{name} lookup: {e}")))?;
+        if current.as_deref() != Some(value.as_slice()) {
+            map.update(key, value, MapFlags::ANY)
+                .map_err(|e| bpf_err(format!("{name} update: {e}")))?;
+        }
+    }
+    for key in have.iter().filter(|k| !want.contains_key(*k)) {
+        map.delete(key)
+            .map_err(|e| bpf_err(format!("{name} delete: {e}")))?;
+    }
+    Ok(())
+}
+
+fn bpf_err(msg: String) -> Error {
+    Error::Bpf(msg)
+}
+
+/// The verifier's and libbpf's messages of the load in progress.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+/// libbpf's messages: kept for the error of a failed load, otherwise debug logs (libbpf
+/// reports expected misses, such as no pinned link yet, as warnings on stderr).
+fn collect_log(_level: libbpf_rs::PrintLevel, msg: String) {
+    tracing::debug!(target: "libbpf", "{}", msg.trim_end());
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        log.push_str(&msg);
+    }
+}
+
+/// Opens the object with its maps pinned in `dir` (reused when already there) and loads
+/// it. A program the verifier rejects fails with the verifier's log.
+fn load(dir: &Path) -> Result<Object> {
+    let mut open = ObjectBuilder::default()
+        .open_memory(OBJECT)
+        .map_err(|e| bpf_err(format!("open the bpf object: {e}")))?;
+    for mut map in open.maps_mut() {
+        let name = map.name().to_string_lossy().into_owned();
+        if MAPS.contains(&name.as_str()) {
+            map.set_pin_path(dir.join(&name))
+                .map_err(|e| bpf_err(format!("pin path of {name}: {e}")))?;
+        }
+    }
+    // libbpf prints through one global callback: collect while loading (one load at a
+    // time in a process, as the owner task of each data plane is the only caller).
+    let _guard = LOAD.lock();
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        log.clear();
+    }
+    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_log)));
+    let loaded = open.load();
+    loaded.map_err(|e| {
+        let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
+        bpf_err(format!("load the bpf programs: {e}\n{}", log.trim_end()))
+    })
+}
+
+static LOAD: Mutex<()> = Mutex::new(());
+
+fn find_prog<'o>(obj: &'o Object, name: &str) -> Result<libbpf_rs::Program<'o>> {
+    obj.progs()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| bpf_err(format!("program {name} missing from the object")))
+}
+
+/// The encapsulation program to route with: the pinned one when it is the same code (its
+/// routes stay as they are), else the one just loaded, pinned in its place (the routes
+/// then differ by the tag in their name and are replaced by the next apply).
+fn adopt_encap(obj: &Object, dir: &Path) -> Result<ProgramHandle> {
+    let prog = find_prog(obj, ENCAP_PROG)?;
+    let id = libbpf_rs::Program::id_from_fd(prog.as_fd())
+        .map_err(|e| bpf_err(format!("program id: {e}")))?;
+    let fresh =
+        ProgramHandle::from_prog_id(id).map_err(|e| bpf_err(format!("program {id}: {e}")))?;
+    let pin = dir.join(ENCAP_PIN);
+    if let Ok(pinned) = ProgramHandle::from_pinned_path(&pin) {
+        if pinned.tag() == fresh.tag() {
+            tracing::info!(id = pinned.id(), "adopted the pinned encapsulation program");
+            return Ok(pinned);
+        }
+        let _ = std::fs::remove_file(&pin);
+    }
+    fresh
+        .pin(&pin)
+        .map_err(|e| bpf_err(format!("pin {}: {e}", pin.display())))?;
+    Ok(fresh)
+}
+
+/// Makes sure `root` is a bpffs, mounting one there if not. True when pins there outlive
+/// this process: the mount was there already, or this process runs in the init mount
+/// namespace. (Under `ip netns exec` a fresh sysfs hides the host's bpffs, and a bpffs
+/// mounted in that private mount namespace goes with the process.)
+fn ensure_bpffs(root: &Path) -> Result<bool> {
+    if is_bpffs(root) {
+        return Ok(true);
+    }
+    std::fs::create_dir_all(root).map_err(|e| bpf_err(format!("{}: {e}", root.display())))?;
+    nix::mount::mount(
+        Some("bpf"),
+        root,
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        Some("mode=0700"),
+    )
+    .map_err(|e| bpf_err(format!("mount bpffs on {}: {e}", root.display())))?;
+    let shared = same_mount_namespace_as_init();
+    if shared {
+        tracing::info!(root = %root.display(), "mounted bpffs");
+    } else {
+        tracing::warn!(
+            root = %root.display(),
+            "mounted bpffs in a private mount namespace: the pins go with this process, so \
+             a restart cannot adopt them (mount bpffs where nemonetd runs, or set bpf-directory)"
+        );
+    }
+    Ok(shared)
+}
+
+fn is_bpffs(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+}
+
+fn same_mount_namespace_as_init() -> bool {
+    match (
+        std::fs::read_link("/proc/self/ns/mnt"),
+        std::fs::read_link("/proc/1/ns/mnt"),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The calling thread's network namespace (its nsfs inode), naming its pin directory.
+fn netns_id() -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata("/proc/thread-self/ns/net")
+        .map_err(|e| bpf_err(format!("/proc/thread-self/ns/net: {e}")))?;
+    Ok(format!("netns-{}", meta.ino()))
+}
+
+fn is_ethernet(ifname: &str) -> bool {
+    // ARPHRD_ETHER; veth, bridges and NICs. L3 devices (tun, ppp, wireguard) have none.
+    std::fs::read_to_string(format!("/sys/class/net/{ifname}/type"))
+        .map(|t| t.trim() == "1")
+        .unwrap_or(true)
+}
+
+/// Whether this kernel runs the bpf backend: the programs load (the verifier accepts them
+/// and the program types exist) and a route can run the encapsulation program. Loads into
+/// no bpffs and attaches nothing.
+pub async fn works() -> std::result::Result<(), String> {
+    let obj = {
+        let open = ObjectBuilder::default()
+            .open_memory(OBJECT)
+            .map_err(|e| format!("open the bpf object: {e}"))?;
+        let _guard = LOAD.lock();
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_log)));
+        let loaded = open.load();
+        loaded.map_err(|e| format!("the kernel refused the bpf programs: {e}"))?
+    };
+    let prog = find_prog(&obj, ENCAP_PROG).map_err(|e| e.to_string())?;
+    let id = libbpf_rs::Program::id_from_fd(prog.as_fd()).map_err(|e| e.to_string())?;
+    let handle = ProgramHandle::from_prog_id(id).map_err(|e| e.to_string())?;
+    let nl = Netlink::connect().map_err(|e| e.to_string())?;
+    let lo = Netlink::ifindex("lo").map_err(|e| e.to_string())?;
+    let mut result = Ok(());
+    for (dst, metric) in [("100::/128", METRIC_V6), ("192.0.2.0/32", METRIC_V4)] {
+        // 100::/64 (RFC 6666) and TEST-NET-1: harmless even if a probe route leaked.
+        let spec = RouteSpec {
+            table: crate::backend::PROBE_TABLE,
+            dst: dst.parse().map_err(|e| format!("{e}"))?,
+            src: None,
+            metric,
+            oif: lo,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::BpfEncap(BpfProg {
+                fd: handle.as_fd().as_raw_fd(),
+                tag: u64::from_be_bytes(handle.tag()),
+            }),
+        };
+        if let Err(e) = nl.replace_route(&spec).await {
+            result = Err(format!("the kernel refused an encap bpf route: {e}"));
+        }
+        let _ = nl.delete_route(route_message(&spec)).await;
+    }
+    result
+}
+
+impl std::fmt::Debug for BpfPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BpfPlane").field("dir", &self.dir).finish()
+    }
 }

@@ -258,6 +258,7 @@ impl Topology {
             path_mtu: 1500,
             tun_name: "nemo0".into(),
             nft_table: NFT_TABLE.into(),
+            ..TunnelSettings::default()
         }
     }
 
