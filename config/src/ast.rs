@@ -31,6 +31,7 @@ pub enum Setting {
     HomePrefix(Ipv6Net),
     BusDirectory(PathBuf),
     PidFile(PathBuf),
+    BpfDirectory(PathBuf),
     DataPlane(DataPlane),
     Ipv4MnpEncoding(EncodingName),
     DraftOptionNumbers(u8, u8),

@@ -99,6 +99,8 @@ pub struct Settings {
     pub home_prefix: Option<Ipv6Net>,
     pub bus_directory: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Where nemonetd's bpf backend pins its maps and programs (a bpffs).
+    pub bpf_directory: Option<PathBuf>,
     pub data_plane: Option<DataPlane>,
     pub ipv4_mnp_encoding: Option<Ipv4MnpEncoding>,
     pub mobile_network_interface: Option<String>,
@@ -153,6 +155,7 @@ impl Settings {
             home_prefix,
             bus_directory,
             pid_file,
+            bpf_directory,
             data_plane,
             ipv4_mnp_encoding,
             mobile_network_interface,

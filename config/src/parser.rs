@@ -41,6 +41,7 @@ pub const KEYWORDS: &[&str] = &[
     "home-prefix",
     "bus-directory",
     "pid-file",
+    "bpf-directory",
     "data-plane",
     "ipv4-mnp-encoding",
     "draft-option-numbers",
@@ -352,6 +353,7 @@ impl<'a> Parser<'a> {
             "auth-database" => Setting::AuthDatabase(self.path(keyword)?),
             "bus-directory" => Setting::BusDirectory(self.path(keyword)?),
             "pid-file" => Setting::PidFile(self.path(keyword)?),
+            "bpf-directory" => Setting::BpfDirectory(self.path(keyword)?),
             "home-agent-address" => {
                 let (w, at) = self.word("an IPv6 address after 'home-agent-address'")?;
                 Setting::HomeAgentAddress(

@@ -51,6 +51,9 @@ impl Settings {
         if let Some(v) = &self.pid_file {
             push(format!("pid-file \"{}\";", v.display()));
         }
+        if let Some(v) = &self.bpf_directory {
+            push(format!("bpf-directory \"{}\";", v.display()));
+        }
         if let Some(v) = self.data_plane {
             push(format!("data-plane {v};"));
         }

@@ -151,7 +151,10 @@ impl Validator<'_> {
                 pos,
             } => {
                 let interface_only = matches!(setting, Setting::Role(_) | Setting::Priority(_));
-                let global_only = matches!(setting, Setting::BusDirectory(_) | Setting::PidFile(_));
+                let global_only = matches!(
+                    setting,
+                    Setting::BusDirectory(_) | Setting::PidFile(_) | Setting::BpfDirectory(_)
+                );
                 if interface_only && !in_interface {
                     return Err(self.err(
                         pos,
@@ -392,6 +395,7 @@ fn apply(setting: Setting, s: &mut Settings, written: &mut Written) {
         Setting::HomePrefix(p) => s.home_prefix = Some(p),
         Setting::BusDirectory(p) => s.bus_directory = Some(p),
         Setting::PidFile(p) => s.pid_file = Some(p),
+        Setting::BpfDirectory(p) => s.bpf_directory = Some(p),
         Setting::DataPlane(d) => s.data_plane = Some(d),
         Setting::Ipv4MnpEncoding(e) => written.encoding = Some(e),
         Setting::DraftOptionNumbers(p, q) => written.draft_numbers = Some((p, q)),

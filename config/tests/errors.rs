@@ -32,6 +32,7 @@ const CASES: &[(&str, &str)] = &[
     ("debug 1;\ndebug 2;", "t.conf:2:1: debug already set at 1:1"),
     ("role home;", "t.conf:1:1: role is only valid inside an interface block"),
     ("interface eth0 { pid-file \"/run/x.pid\"; };", "t.conf:1:18: pid-file is only valid at top level"),
+    ("interface eth0 { bpf-directory \"/b\"; };", "t.conf:1:18: bpf-directory is only valid at top level"),
     // prefixtable
     ("prefixtable {\n  2001:db8::1 2001:db8:1::1/64 explicit;\n};", "t.conf:2:15: 2001:db8:1::1/64 has host bits set; did you mean 2001:db8:1::/64?"),
     ("prefixtable {\n  2001:db8::1 10.0.0.0/33 explicit;\n};", "t.conf:2:24: prefix length 33 out of range 1..=32 for IPv4"),

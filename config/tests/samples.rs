@@ -97,6 +97,7 @@ home-agent-address 2001:240:1:280::1;
 home-prefix 2001:240:1:280::/64;
 bus-directory "/run/shisa";
 pid-file "/run/mrd.pid";
+bpf-directory "/run/shisa-bpf";
 data-plane seg6;
 ipv4-mnp-encoding draft;
 draft-option-numbers 11 12;
@@ -123,6 +124,10 @@ fn every_keyword() {
     let cfg = parse_str(EVERY_KEYWORD, "all.conf").unwrap();
     let g = &cfg.global.settings;
     assert_eq!(g.debug, Some(2));
+    assert_eq!(
+        g.bpf_directory.as_deref(),
+        Some(std::path::Path::new("/run/shisa-bpf"))
+    );
     assert_eq!(g.namelookup, Some(false));
     assert_eq!(g.command_port, Some(7777));
     assert_eq!(g.home_registration_lifetime, Some(Duration::from_secs(400)));

@@ -51,6 +51,8 @@ struct Plane {
     /// (configured, or the last registration's) that IPv4 goes to.
     home: Option<(String, Option<Ipv6Addr>)>,
     home_agent: Option<Ipv6Addr>,
+    /// `bpf-directory`: the bpffs the bpf backend pins into.
+    bpf_directory: Option<std::path::PathBuf>,
 }
 
 /// How long a lowered path MTU stands before the configured one is tried again
@@ -110,6 +112,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         },
         home: None,
         home_agent: config.settings_for(&args.ifname).home_agent_address,
+        bpf_directory: config.global.settings.bpf_directory.clone(),
     };
     plane.resync(&mut bus).await;
     let icmp =
@@ -470,10 +473,13 @@ impl Plane {
         if self.dp.as_ref().is_none_or(|(i, _)| i != egress) {
             // A new uplink: the new data plane reconciles away the old one's routes.
             self.dp = None;
-            let tunnel = TunnelSettings {
+            let mut tunnel = TunnelSettings {
                 path_mtu: self.path_mtu,
                 ..TunnelSettings::default()
             };
+            if let Some(dir) = &self.bpf_directory {
+                tunnel.bpf_root = dir.clone();
+            }
             let role = match (&self.role, &self.inside) {
                 (Role::MobileRouter, Some((inside, v4))) => dataplane::Role::Mr(MrConfig {
                     uplink: egress.to_string(),
