@@ -1,7 +1,8 @@
 //! [`DataPlane`]: one per daemon, driven by the registration events of its role.
 
-use crate::bpf::{BpfPlane, BpfStats};
-use crate::desired::{self, DesiredState, Links, RouteAction};
+use crate::backend::Tunnel;
+use crate::bpf::BpfStats;
+use crate::desired::{self, DesiredState, Links, Plan, RouteAction};
 use crate::error::{Error, Result};
 use crate::model::{HaBinding, HomeRouter, MrRegistration, Role, TunnelSettings};
 use crate::mss_clamp::{self, ClampSpec};
@@ -10,8 +11,7 @@ use crate::pmtu::icmp::{self, OuterPtb, OuterUnreachable};
 use crate::pmtu::oversize::{self, OversizeSpec};
 use crate::pmtu::socket;
 use crate::reconcile;
-use crate::seg6_tunsrc;
-use crate::tun::{RelayStats, TunRelay};
+use crate::tun::RelayStats;
 use crate::{sysctl, Backend};
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -40,12 +40,11 @@ enum Applied {
 /// the process, and its routes with it).
 pub struct DataPlane {
     role: Role,
-    backend: Backend,
     nl: Netlink,
     links: Links,
-    relay: Option<TunRelay>,
-    /// The programs and maps of the bpf backend.
-    bpf: Option<BpfPlane>,
+    /// The backend: what turns the plan into kernel state and keeps what lives beside
+    /// the routes.
+    tunnel: Box<dyn Tunnel>,
     /// The clamp last written to nftables; `None` until the first apply.
     clamp: Option<Option<ClampSpec>>,
     /// The oversize path last installed; `None` until the first apply.
@@ -114,36 +113,19 @@ impl DataPlane {
             sysctl::enable_forwarding(None)?;
             sysctl::no_redirects(&c.home_if)?;
         }
-        let (relay, tun) = match backend {
-            Backend::Seg6 | Backend::Bpf => (None, None),
-            Backend::Tun => {
-                let relay = TunRelay::start(&tunnel.tun_name)?;
-                let index = Netlink::ifindex(relay.device_name())?;
-                nl.set_up_with_mtu(index, tunnel.tunnel_mtu()).await?;
-                (Some(relay), Some(index))
-            }
-        };
-        let bpf = match backend {
-            Backend::Bpf => Some(BpfPlane::open(&tunnel.bpf_root, egress, egress_name)?),
-            Backend::Seg6 | Backend::Tun => None,
-        };
+        let tunnel_backend =
+            crate::backend::open(backend, &role, &nl, (egress, egress_name)).await?;
         if let Role::Mr(c) = &role {
             let mut inside = vec![c.inside.as_str()];
-            inside.extend(relay.as_ref().map(|r| r.device_name()));
+            inside.extend(tunnel_backend.device().map(|(_, name)| name));
             sysctl::mr_forwarding(Some(&c.uplink), &inside)?;
         }
         tracing::info!(role = role.name(), %backend, tunnel_mtu = tunnel.tunnel_mtu(), "data plane ready");
         Ok(Self {
             role,
-            backend,
             nl,
-            links: Links {
-                egress,
-                tun,
-                bpf: bpf.as_ref().map(BpfPlane::encap_prog),
-            },
-            relay,
-            bpf,
+            links: Links { egress },
+            tunnel: tunnel_backend,
             clamp: None,
             oversize: None,
             applied: None,
@@ -153,17 +135,26 @@ impl DataPlane {
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.tunnel.backend()
     }
 
     /// Counters of the userspace relay (tun backend only).
     pub fn relay_stats(&self) -> Option<RelayStats> {
-        self.relay.as_ref().map(TunRelay::stats)
+        self.tunnel.relay_stats()
     }
 
     /// Counters of the bpf programs (bpf backend only).
     pub fn bpf_stats(&self) -> Option<Result<BpfStats>> {
-        self.bpf.as_ref().map(BpfPlane::stats)
+        self.tunnel.bpf_stats()
+    }
+
+    fn render(&self, plan: &Plan) -> DesiredState {
+        desired::render(
+            plan,
+            self.tunnel.render(),
+            self.links,
+            self.role.tunnel().tunnel_mtu(),
+        )
     }
 
     /// MR: `Some` = registered with this binding, `None` = at home / deregistered.
@@ -171,7 +162,7 @@ impl DataPlane {
         let Role::Mr(cfg) = &self.role else {
             return Err(Error::WrongRole { role: "MR" });
         };
-        let state = desired::mr_state(cfg, self.backend, self.links, registration);
+        let state = self.render(&desired::mr_plan(cfg, registration));
         self.applied = Some(Applied::Mr(registration.cloned()));
         self.apply(state).await
     }
@@ -182,7 +173,7 @@ impl DataPlane {
         let Role::Mr(cfg) = &self.role else {
             return Err(Error::WrongRole { role: "MR" });
         };
-        let state = desired::mr_home_state(cfg, self.backend, self.links, ha);
+        let state = self.render(&desired::mr_home_plan(cfg, self.links, ha));
         self.applied = Some(Applied::MrHome);
         self.apply(state).await
     }
@@ -206,14 +197,8 @@ impl DataPlane {
         // path, which starts from the configured MTU.
         self.peer_path_mtu
             .retain(|coa, _| bindings.iter().any(|b| b.coa == *coa));
-        let state = desired::ha_state(
-            cfg,
-            self.backend,
-            self.links,
-            bindings,
-            at_home,
-            &self.peer_path_mtu,
-        );
+        let plan = desired::ha_plan(cfg, self.links, bindings, at_home, &self.peer_path_mtu);
+        let state = self.render(&plan);
         self.applied = Some(Applied::Ha(bindings.to_vec(), at_home.to_vec()));
         self.apply(state).await
     }
@@ -262,8 +247,8 @@ impl DataPlane {
         self.role.tunnel_mut().path_mtu = path_mtu;
         let mtu = self.tunnel_mtu();
         tracing::info!(path_mtu, tunnel_mtu = mtu, "tunnel MTU changed");
-        if let Some(tun) = self.links.tun {
-            self.nl.set_up_with_mtu(tun, mtu).await?;
+        if let Some((device, _)) = self.tunnel.device() {
+            self.nl.set_up_with_mtu(device, mtu).await?;
         }
         match self.applied.clone() {
             Some(Applied::Mr(reg)) => {
@@ -433,40 +418,14 @@ impl DataPlane {
         self.clamp = None;
         self.oversize = None;
         let report = self.apply(DesiredState::default()).await?;
-        // After the routes: they hold the encapsulation program.
-        if let Some(bpf) = self.bpf.take() {
-            bpf.teardown()?;
-        }
+        // After the routes: they may hold what the backend made (a bpf program).
+        self.tunnel.teardown()?;
         tracing::info!(?report, "data plane torn down");
         Ok(())
     }
 
     async fn apply(&mut self, state: DesiredState) -> Result<ApplyReport> {
-        // Peers first: a route into the TUN device is only useful once the relay knows
-        // where to send what it carries.
-        if let Some(relay) = &self.relay {
-            relay.set_peers(state.peers.clone());
-        }
-        if let Some(bpf) = &self.bpf {
-            bpf.sync(&state.peers)?;
-        }
-        // Before the routes: a new CoA is the outer source from the first packet on.
-        let want = state.tunsrc.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        match self.backend {
-            Backend::Seg6 => {
-                if seg6_tunsrc::get()? != want {
-                    seg6_tunsrc::set(want)?;
-                    tracing::info!(tunsrc = %want, "seg6 tunnel source set");
-                }
-            }
-            // Left over from an earlier run on seg6? Kernels without seg6 have nothing
-            // to reset (the lookup fails), which is fine.
-            Backend::Tun | Backend::Bpf => {
-                if seg6_tunsrc::get().is_ok_and(|cur| cur != want) {
-                    seg6_tunsrc::set(want)?;
-                }
-            }
-        }
+        self.tunnel.prepare(&state)?;
         let report = reconcile::apply(&self.nl, &state.routes, &state.rules).await?;
         if self.clamp.as_ref() != Some(&state.clamp) {
             mss_clamp::apply(&self.role.tunnel().nft_table, state.clamp.as_ref())?;

@@ -1,12 +1,14 @@
-//! The desired kernel state, computed from the role, the backend and the current
-//! registration (MR) or binding set (HA). Pure: no I/O, unit-tested below.
+//! The desired state: a backend-neutral [`Plan`] made from the role and the current
+//! registration (MR) or binding set (HA), and the kernel state a backend renders of it.
+//! Pure: no I/O, unit-tested below.
 
+use crate::backend::Render;
 use crate::bpf::BpfProg;
 use crate::model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, TunnelSettings};
 use crate::mss_clamp::ClampSpec;
 use crate::pmtu::oversize::{IntoTunnel, OversizeGroup, OversizeSpec};
 use crate::tun::PeerTable;
-use crate::{Backend, DECAP_IPV4_TABLE, DECAP_IPV6_TABLE, DECAP_RULE_PREF, LOCAL_RULE_PREF};
+use crate::LOCAL_RULE_PREF;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -114,228 +116,233 @@ pub struct DesiredState {
     pub routes: Vec<RouteSpec>,
     pub rules: Vec<RuleSpec>,
     pub clamp: Option<ClampSpec>,
-    /// Tunnel endpoints for the userspace relay (tun backend).
+    /// Tunnel endpoints for backends that find the peer per packet (tun, bpf).
     pub peers: PeerTable,
     /// Outer source of seg6 encapsulation (the namespace's `ip sr tunsrc`); `None`
     /// resets it to `::`.
     pub tunsrc: Option<Ipv6Addr>,
     /// Oversized packets into the tunnel (while something is registered): steered to the
-    /// kernel's ICMP errors (seg6), Packet Too Big rate bounded (both backends).
+    /// kernel's ICMP errors (seg6), Packet Too Big rate bounded (every backend).
     pub oversize: Option<OversizeSpec>,
+}
+
+/// One route into the tunnel, whatever carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelRoute {
+    pub dst: IpNet,
+    /// Source prefix of an IPv6 source-specific route (`from`).
+    pub src: Option<Ipv6Net>,
+    /// Preferred source of the node's own IPv4 traffic.
+    pub prefsrc: Option<Ipv4Addr>,
+    /// The tunnel peer (MR: its HA; HA: the MR's care-of address).
+    pub peer: Ipv6Addr,
+    /// The tunnel MTU towards that peer.
+    pub mtu: u32,
+}
+
+impl TunnelRoute {
+    /// The main-table route that sends into the tunnel with `action` out of `oif`.
+    pub fn spec(&self, oif: u32, action: RouteAction, mtu_lock: bool) -> RouteSpec {
+        RouteSpec {
+            table: MAIN_TABLE,
+            dst: self.dst,
+            src: self.src,
+            metric: match self.dst {
+                IpNet::V4(_) => METRIC_V4,
+                IpNet::V6(_) => METRIC_V6,
+            },
+            oif,
+            prefsrc: self.prefsrc,
+            mtu: Some(self.mtu),
+            mtu_lock,
+            action,
+        }
+    }
+
+    pub fn key(&self) -> RouteKey {
+        self.spec(0, RouteAction::Device, false).key()
+    }
+}
+
+/// The backend-neutral desired state: what the registrations (MR) or the bindings (HA)
+/// ask for. A backend's [`Render`] turns it into routes and rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Our tunnel endpoint (MR: the CoA; HA: its address) while a tunnel is wanted.
+    pub local: Option<Ipv6Addr>,
+    /// Routes into the tunnel, one per key (the first registration that wants a key
+    /// keeps it).
+    pub tunnel_routes: Vec<TunnelRoute>,
+    /// Peers whose tunnel packets to `local` are decapsulated.
+    pub peers: Vec<Ipv6Addr>,
+    /// Plain routes on the egress link (a mobile router at home), after the tunnel routes:
+    /// a key the tunnel routes want stays theirs.
+    pub link_routes: Vec<RouteSpec>,
+    pub clamp: Option<ClampSpec>,
+    /// The tunnel MTU groups of the oversize handling, largest MTU first.
+    pub oversize: Vec<OversizeGroup>,
+}
+
+impl Plan {
+    fn push_tunnel_route(&mut self, keys: &mut HashMap<RouteKey, usize>, route: TunnelRoute) {
+        match keys.get(&route.key()) {
+            Some(&i) => {
+                if self.tunnel_routes[i] != route {
+                    tracing::warn!(
+                        key = ?route.key(),
+                        "two registrations want the same route; keeping the first"
+                    );
+                }
+            }
+            None => {
+                keys.insert(route.key(), self.tunnel_routes.len());
+                self.tunnel_routes.push(route);
+            }
+        }
+    }
+
+    fn push_peer(&mut self, peer: Ipv6Addr) {
+        if !self.peers.contains(&peer) {
+            self.peers.push(peer);
+        }
+    }
 }
 
 /// Interface indexes the routes refer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Links {
-    /// MR: uplink; HA: home interface. Carries seg6 routes and decapsulation routes.
+    /// MR: uplink; HA: home interface.
     pub egress: u32,
-    /// The TUN device (tun backend only).
-    pub tun: Option<u32>,
-    /// The encapsulation program (bpf backend only).
-    pub bpf: Option<BpfProg>,
 }
 
-struct Builder<'a> {
-    backend: Backend,
+/// The kernel state of `plan` on a backend. `configured_mtu` is the tunnel MTU of the
+/// configuration.
+pub fn render(
+    plan: &Plan,
+    backend: &dyn Render,
     links: Links,
-    tunnel: &'a TunnelSettings,
-    state: DesiredState,
-    /// Index of each wanted route by key: an HA applies every binding on each change, so
-    /// the duplicate check must not scan the list.
-    route_keys: HashMap<RouteKey, usize>,
-}
-
-impl<'a> Builder<'a> {
-    fn new(backend: Backend, links: Links, tunnel: &'a TunnelSettings) -> Self {
-        let mut state = DesiredState::default();
-        if backend == Backend::Seg6 {
-            state.rules.push(RuleSpec::moved_local());
-        }
-        Self {
-            backend,
-            links,
-            tunnel,
-            state,
-            route_keys: HashMap::new(),
-        }
-    }
-
-    /// A route into the tunnel towards `peer`; a key already wanted is not added twice.
-    fn tunnel_route(
-        &mut self,
-        dst: IpNet,
-        src: Option<Ipv6Net>,
-        prefsrc: Option<Ipv4Addr>,
-        peer: Ipv6Addr,
-        tunnel_mtu: u32,
-    ) {
-        let (oif, action) = match (self.backend, self.links.tun, self.links.bpf) {
-            (Backend::Tun, Some(tun), _) => (tun, RouteAction::Device),
-            (Backend::Bpf, _, Some(prog)) => (self.links.egress, RouteAction::BpfEncap(prog)),
-            _ => (self.links.egress, RouteAction::Seg6Encap { peer }),
-        };
-        let metric = match dst {
-            IpNet::V4(_) => METRIC_V4,
-            IpNet::V6(_) => METRIC_V6,
-        };
-        self.push_route(RouteSpec {
-            table: MAIN_TABLE,
-            dst,
-            src,
-            metric,
-            oif,
-            prefsrc,
-            mtu: Some(tunnel_mtu),
-            mtu_lock: action == RouteAction::Device
-                && dst.addr().is_ipv6()
-                && tunnel_mtu < self.tunnel.tunnel_mtu(),
-            action,
-        });
-    }
-
-    /// Decapsulation of what `peer` sends to `local` (seg6 backend only).
-    fn decap(&mut self, local: Ipv6Addr, peer: Ipv6Addr) {
-        if self.backend != Backend::Seg6 {
-            return;
-        }
-        let local_net = host6(local);
-        for (table, action, proto) in [
-            (DECAP_IPV4_TABLE, RouteAction::DecapIpv4, IPPROTO_IPIP),
-            (DECAP_IPV6_TABLE, RouteAction::DecapIpv6, IPPROTO_IPV6),
-        ] {
-            self.push_route(RouteSpec {
-                table,
-                dst: IpNet::V6(local_net),
-                src: Some(host6(peer)),
-                metric: METRIC_V6,
-                oif: self.links.egress,
-                prefsrc: None,
-                mtu: None,
-                mtu_lock: false,
-                action,
-            });
-            let rule = RuleSpec {
-                pref: DECAP_RULE_PREF,
-                ipproto: Some(proto),
-                dst: Some(local_net),
-                table,
-            };
-            if !self.state.rules.contains(&rule) {
-                self.state.rules.push(rule);
-            }
-        }
-    }
-
-    fn tunsrc(&mut self, local: Ipv6Addr) {
-        if self.backend == Backend::Seg6 {
-            self.state.tunsrc = Some(local);
-        }
-    }
-
-    fn push_route(&mut self, route: RouteSpec) {
-        let key = route.key();
-        if let Some(&i) = self.route_keys.get(&key) {
-            if self.state.routes[i] != route {
-                tracing::warn!(
-                    ?key,
-                    "two registrations want the same route; keeping the first"
-                );
-            }
-            return;
-        }
-        self.route_keys.insert(key, self.state.routes.len());
-        self.state.routes.push(route);
-    }
-
-    fn oversize(&mut self, groups: Vec<OversizeGroup>) {
-        self.state.oversize = Some(OversizeSpec {
-            groups,
-            steer: self.backend == Backend::Seg6,
-        });
-    }
-}
-
-/// The MR's desired state: nothing (at home) or the tunnel routes of `reg`.
-pub fn mr_state(
-    cfg: &MrConfig,
-    backend: Backend,
-    links: Links,
-    reg: Option<&MrRegistration>,
+    configured_mtu: u32,
 ) -> DesiredState {
-    let mut b = Builder::new(backend, links, &cfg.tunnel);
-    let Some(reg) = reg else {
-        return b.state;
+    let mut state = DesiredState {
+        rules: backend.base_rules(),
+        clamp: plan.clamp.clone(),
+        ..DesiredState::default()
     };
+    let mut keys = HashSet::new();
+    for route in &plan.tunnel_routes {
+        let spec = backend.tunnel_route(route, links.egress, configured_mtu);
+        keys.insert(spec.key());
+        state.routes.push(spec);
+    }
+    if let Some(local) = plan.local {
+        let decap = backend.decapsulation(local, &plan.peers, links.egress);
+        state.routes.extend(decap.routes);
+        for rule in decap.rules {
+            if !state.rules.contains(&rule) {
+                state.rules.push(rule);
+            }
+        }
+        state.tunsrc = backend.tunnel_source(local);
+        let mut table: Vec<(IpNet, Ipv6Addr)> = Vec::new();
+        for r in &plan.tunnel_routes {
+            if !table.contains(&(r.dst, r.peer)) {
+                table.push((r.dst, r.peer));
+            }
+        }
+        state.peers = PeerTable {
+            local: Some(local),
+            routes: table,
+        };
+        if !plan.oversize.is_empty() {
+            state.oversize = Some(OversizeSpec {
+                groups: plan.oversize.clone(),
+                steer: backend.steers_oversize(),
+            });
+        }
+    }
+    for route in &plan.link_routes {
+        if keys.insert(route.key()) {
+            state.routes.push(route.clone());
+        }
+    }
+    state
+}
+
+/// The MR's plan: nothing (at home, unregistered) or the tunnel of `reg`.
+pub fn mr_plan(cfg: &MrConfig, reg: Option<&MrRegistration>) -> Plan {
+    let mut plan = Plan::default();
+    let Some(reg) = reg else {
+        return plan;
+    };
+    let mut keys = HashMap::new();
     let mtu = cfg.tunnel.tunnel_mtu();
-    b.tunnel_route(
-        IpNet::V4(Ipv4Net::default()),
-        None,
-        Some(cfg.inside_ipv4),
-        reg.ha,
+    let route = |dst, src, prefsrc| TunnelRoute {
+        dst,
+        src,
+        prefsrc,
+        peer: reg.ha,
         mtu,
+    };
+    plan.push_tunnel_route(
+        &mut keys,
+        route(IpNet::V4(Ipv4Net::default()), None, Some(cfg.inside_ipv4)),
     );
     let sources = reg.mnp6.iter().map(|p| p.trunc()).chain([host6(reg.hoa)]);
     for src in sources {
-        b.tunnel_route(IpNet::V6(Ipv6Net::default()), Some(src), None, reg.ha, mtu);
+        plan.push_tunnel_route(
+            &mut keys,
+            route(IpNet::V6(Ipv6Net::default()), Some(src), None),
+        );
     }
-    b.decap(reg.coa, reg.ha);
-    b.tunsrc(reg.coa);
-    b.state.clamp = ClampSpec::new(
+    plan.local = Some(reg.coa);
+    plan.push_peer(reg.ha);
+    plan.clamp = ClampSpec::new(
         mtu,
         reg.mnp4.iter().map(|p| p.trunc()).collect(),
         reg.mnp6.iter().map(|p| p.trunc()).collect(),
     );
-    b.state.oversize = Some(OversizeSpec::single(
-        mtu,
-        IntoTunnel::FromInterface(cfg.inside.clone()),
-        backend == Backend::Seg6,
-    ));
-    b.state.peers = PeerTable {
-        local: Some(reg.coa),
-        routes: vec![
-            (IpNet::V4(Ipv4Net::default()), reg.ha),
-            (IpNet::V6(Ipv6Net::default()), reg.ha),
-        ],
-    };
-    b.state
+    plan.oversize = vec![OversizeGroup {
+        tunnel_mtu: mtu,
+        into_tunnel: IntoTunnel::FromInterface(cfg.inside.clone()),
+    }];
+    plan
 }
 
 /// The MR on its home link with home agent `ha`: no tunnel; IPv4 (the mobile network's and
 /// the router's own) goes to the home agent as next hop on the home link, an IPv6 one
 /// (the home link needs no IPv4). IPv6 follows the home link's own default route.
-pub fn mr_home_state(cfg: &MrConfig, backend: Backend, links: Links, ha: Ipv6Addr) -> DesiredState {
-    let mut b = Builder::new(backend, links, &cfg.tunnel);
-    b.push_route(RouteSpec {
-        table: MAIN_TABLE,
-        dst: IpNet::V4(Ipv4Net::default()),
-        src: None,
-        metric: METRIC_V4,
-        oif: links.egress,
-        prefsrc: Some(cfg.inside_ipv4).filter(|a| !a.is_unspecified()),
-        mtu: None,
-        mtu_lock: false,
-        action: RouteAction::Via { gateway: ha },
-    });
-    b.state
+pub fn mr_home_plan(cfg: &MrConfig, links: Links, ha: Ipv6Addr) -> Plan {
+    Plan {
+        link_routes: vec![RouteSpec {
+            table: MAIN_TABLE,
+            dst: IpNet::V4(Ipv4Net::default()),
+            src: None,
+            metric: METRIC_V4,
+            oif: links.egress,
+            prefsrc: Some(cfg.inside_ipv4).filter(|a| !a.is_unspecified()),
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::Via { gateway: ha },
+        }],
+        ..Plan::default()
+    }
 }
 
-/// The HA's desired state for the complete set of bindings and the mobile routers at home
-/// (routed to their home addresses on the home link). `peer_path_mtu` holds the path MTUs
-/// that Packet Too Big messages lowered, per care-of address; every other binding gets the
+/// The HA's plan for the complete set of bindings and the mobile routers at home (routed
+/// to their home addresses on the home link). `peer_path_mtu` holds the path MTUs that
+/// Packet Too Big messages lowered, per care-of address; every other binding gets the
 /// configured one.
-pub fn ha_state(
+pub fn ha_plan(
     cfg: &HaConfig,
-    backend: Backend,
     links: Links,
     bindings: &[HaBinding],
     at_home: &[HomeRouter],
     peer_path_mtu: &BTreeMap<Ipv6Addr, u32>,
-) -> DesiredState {
-    let mut b = Builder::new(backend, links, &cfg.tunnel);
-    let mut peers = PeerTable {
-        local: Some(cfg.ha_addr),
-        routes: Vec::new(),
-    };
+) -> Plan {
+    let mut plan = Plan::default();
+    // Index of each wanted route by key: an HA plans every binding on each change, so the
+    // duplicate check must not scan the list.
+    let mut keys = HashMap::new();
     // Per tunnel MTU: the IPv4 and IPv6 prefixes (clamp) and the home addresses.
     type Group = (Vec<Ipv4Net>, Vec<Ipv6Net>, Vec<Ipv6Net>);
     let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
@@ -348,24 +355,31 @@ pub fn ha_state(
             .chain(binding.mnp6.iter().map(|p| IpNet::V6(p.trunc())))
             .chain([IpNet::V6(host6(binding.hoa))]);
         for dst in dsts {
-            b.tunnel_route(dst, None, None, binding.coa, mtu);
-            peers.routes.push((dst, binding.coa));
+            plan.push_tunnel_route(
+                &mut keys,
+                TunnelRoute {
+                    dst,
+                    src: None,
+                    prefsrc: None,
+                    peer: binding.coa,
+                    mtu,
+                },
+            );
         }
-        b.decap(cfg.ha_addr, binding.coa);
+        plan.push_peer(binding.coa);
         let g = groups.entry(mtu).or_default();
         g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
         g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
         g.2.push(host6(binding.hoa));
     }
     // Mobile routers at home: their routes have the keys of the tunnel routes, so the
-    // kernel's route is replaced in place when one registers (or comes home); after the
-    // bindings, so that a binding wins where two claim a prefix.
+    // kernel's route is replaced in place when one registers (or comes home).
     let bound: HashSet<Ipv6Addr> = bindings.iter().map(|bd| bd.hoa).collect();
     for home in at_home.iter().filter(|h| !bound.contains(&h.hoa)) {
         // The home address itself on the home link, in place of its tunnel route and
         // before the routes through it: the kernel checks an on-link next hop against its
         // route to it.
-        b.push_route(RouteSpec {
+        plan.link_routes.push(RouteSpec {
             table: MAIN_TABLE,
             dst: IpNet::V6(host6(home.hoa)),
             src: None,
@@ -382,7 +396,7 @@ pub fn ha_state(
             .map(|p| (IpNet::V4(p.trunc()), METRIC_V4))
             .chain(home.mnp6.iter().map(|p| (IpNet::V6(p.trunc()), METRIC_V6)));
         for (dst, metric) in dsts {
-            b.push_route(RouteSpec {
+            plan.link_routes.push(RouteSpec {
                 table: MAIN_TABLE,
                 dst,
                 src: None,
@@ -395,13 +409,14 @@ pub fn ha_state(
             });
         }
     }
-    b.state.clamp = ClampSpec::grouped(
+    plan.clamp = ClampSpec::grouped(
         groups
             .iter()
             .map(|(mtu, (v4, v6, _))| (*mtu, v4.clone(), v6.clone())),
     );
     if !bindings.is_empty() {
-        let oversize = groups
+        plan.local = Some(cfg.ha_addr);
+        plan.oversize = groups
             .into_iter()
             .rev()
             .map(|(tunnel_mtu, (mut v4, mut v6, hoas))| {
@@ -416,11 +431,8 @@ pub fn ha_state(
                 }
             })
             .collect();
-        b.oversize(oversize);
-        b.state.peers = peers;
-        b.tunsrc(cfg.ha_addr);
     }
-    b.state
+    plan
 }
 
 /// The tunnel MTU towards `coa`: its lowered path MTU if one was learnt (never above the
@@ -443,6 +455,8 @@ pub fn host6(addr: Ipv6Addr) -> Ipv6Net {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{BpfRender, Seg6Render, TunRender};
+    use crate::DECAP_IPV4_TABLE;
 
     fn mr_cfg() -> MrConfig {
         MrConfig {
@@ -463,15 +477,35 @@ mod tests {
         }
     }
 
-    const LINKS: Links = Links {
-        egress: 7,
-        tun: None,
-        bpf: None,
-    };
+    const LINKS: Links = Links { egress: 7 };
+
+    fn mr_state(cfg: &MrConfig, r: &dyn Render, reg: Option<&MrRegistration>) -> DesiredState {
+        render(&mr_plan(cfg, reg), r, LINKS, cfg.tunnel.tunnel_mtu())
+    }
+
+    fn mr_home_state(cfg: &MrConfig, r: &dyn Render, ha: Ipv6Addr) -> DesiredState {
+        render(
+            &mr_home_plan(cfg, LINKS, ha),
+            r,
+            LINKS,
+            cfg.tunnel.tunnel_mtu(),
+        )
+    }
+
+    fn ha_state(
+        cfg: &HaConfig,
+        r: &dyn Render,
+        bindings: &[HaBinding],
+        at_home: &[HomeRouter],
+        lowered: &BTreeMap<Ipv6Addr, u32>,
+    ) -> DesiredState {
+        let plan = ha_plan(cfg, LINKS, bindings, at_home, lowered);
+        render(&plan, r, LINKS, cfg.tunnel.tunnel_mtu())
+    }
 
     #[test]
     fn mr_at_home_wants_only_the_moved_local_rule() {
-        let s = mr_state(&mr_cfg(), Backend::Seg6, LINKS, None);
+        let s = mr_state(&mr_cfg(), &Seg6Render, None);
         assert!(s.routes.is_empty());
         assert_eq!(s.rules, vec![RuleSpec::moved_local()]);
         assert!(s.clamp.is_none());
@@ -479,12 +513,7 @@ mod tests {
 
     #[test]
     fn mr_registered_seg6_routes() {
-        let s = mr_state(
-            &mr_cfg(),
-            Backend::Seg6,
-            LINKS,
-            Some(&reg("2001:db8:200::5")),
-        );
+        let s = mr_state(&mr_cfg(), &Seg6Render, Some(&reg("2001:db8:200::5")));
         let ha: Ipv6Addr = "2001:db8:280::1".parse().unwrap();
         let v4_default = s
             .routes
@@ -525,7 +554,7 @@ mod tests {
         let mut cfg = mr_cfg();
         cfg.tunnel.path_mtu = 1400;
         let r = reg("2001:db8:200::5");
-        let s = mr_state(&cfg, Backend::Seg6, LINKS, Some(&r));
+        let s = mr_state(&cfg, &Seg6Render, Some(&r));
         assert_eq!(s.oversize.map(|o| o.largest_mtu()), Some(1360));
         assert!(s
             .routes
@@ -533,15 +562,8 @@ mod tests {
             .filter(|r| r.table == MAIN_TABLE)
             .all(|r| r.mtu == Some(1360)));
         assert_eq!(s.clamp.map(|c| c.groups[0].mss4), Some(1320));
-        assert!(mr_state(&cfg, Backend::Seg6, LINKS, None)
-            .oversize
-            .is_none());
-        let links = Links {
-            egress: 7,
-            tun: Some(9),
-            bpf: None,
-        };
-        let tun = mr_state(&cfg, Backend::Tun, links, Some(&r))
+        assert!(mr_state(&cfg, &Seg6Render, None).oversize.is_none());
+        let tun = mr_state(&cfg, &TunRender { device: 9 }, Some(&r))
             .oversize
             .unwrap();
         assert!(!tun.steer, "the TUN device has the tunnel MTU itself");
@@ -550,18 +572,8 @@ mod tests {
 
     #[test]
     fn coa_change_keeps_tunnel_route_keys_and_moves_decap() {
-        let a = mr_state(
-            &mr_cfg(),
-            Backend::Seg6,
-            LINKS,
-            Some(&reg("2001:db8:200::5")),
-        );
-        let b = mr_state(
-            &mr_cfg(),
-            Backend::Seg6,
-            LINKS,
-            Some(&reg("2001:db8:300::5")),
-        );
+        let a = mr_state(&mr_cfg(), &Seg6Render, Some(&reg("2001:db8:200::5")));
+        let b = mr_state(&mr_cfg(), &Seg6Render, Some(&reg("2001:db8:300::5")));
         let keys = |s: &DesiredState, t: u32| -> Vec<RouteKey> {
             s.routes
                 .iter()
@@ -575,15 +587,9 @@ mod tests {
 
     #[test]
     fn tun_backend_routes_into_the_device_without_rules() {
-        let links = Links {
-            egress: 7,
-            tun: Some(9),
-            bpf: None,
-        };
         let s = mr_state(
             &mr_cfg(),
-            Backend::Tun,
-            links,
+            &TunRender { device: 9 },
             Some(&reg("2001:db8:200::5")),
         );
         assert!(s.rules.is_empty());
@@ -592,6 +598,62 @@ mod tests {
             .iter()
             .all(|r| r.oif == 9 && r.action == RouteAction::Device));
         assert_eq!(s.peers.local, Some("2001:db8:200::5".parse().unwrap()));
+    }
+
+    #[test]
+    fn bpf_backend_routes_run_the_program_and_name_the_peers_in_the_table() {
+        let prog = BpfProg { fd: 5, tag: 42 };
+        let r = reg("2001:db8:200::5");
+        let s = mr_state(&mr_cfg(), &BpfRender { prog }, Some(&r));
+        assert!(s.rules.is_empty(), "no policy rules: {:?}", s.rules);
+        assert!(s.tunsrc.is_none());
+        assert!(s
+            .routes
+            .iter()
+            .all(|r| r.oif == LINKS.egress && r.action == RouteAction::BpfEncap(prog)));
+        // IPv6 forwarding honours a route MTU below the device's only when locked on
+        // kernels before 6.x: nothing oversized may reach the program.
+        assert!(s
+            .routes
+            .iter()
+            .all(|r| r.mtu == Some(1460) && r.mtu_lock == r.dst.addr().is_ipv6()));
+        assert_eq!(s.peers.local, Some(r.coa));
+        assert_eq!(
+            s.peers.routes,
+            [
+                ("0.0.0.0/0".parse().unwrap(), r.ha),
+                ("::/0".parse().unwrap(), r.ha)
+            ]
+        );
+        assert!(!s.oversize.unwrap().steer, "the route MTU does the work");
+        let home = mr_state(&mr_cfg(), &BpfRender { prog }, None);
+        assert_eq!(home, DesiredState::default());
+    }
+
+    #[test]
+    fn the_plan_is_the_same_for_every_backend() {
+        let r = reg("2001:db8:200::5");
+        let plan = mr_plan(&mr_cfg(), Some(&r));
+        let backends: [&dyn Render; 3] = [
+            &Seg6Render,
+            &BpfRender {
+                prog: BpfProg { fd: 5, tag: 1 },
+            },
+            &TunRender { device: 9 },
+        ];
+        for backend in backends {
+            let s = render(&plan, backend, LINKS, 1460);
+            let main: Vec<RouteKey> = s
+                .routes
+                .iter()
+                .filter(|r| r.table == MAIN_TABLE)
+                .map(RouteSpec::key)
+                .collect();
+            let planned: Vec<RouteKey> = plan.tunnel_routes.iter().map(TunnelRoute::key).collect();
+            assert_eq!(main, planned);
+            assert_eq!(s.clamp, plan.clamp);
+            assert_eq!(s.oversize.unwrap().groups, plan.oversize);
+        }
     }
 
     fn ha_cfg() -> HaConfig {
@@ -619,8 +681,7 @@ mod tests {
         let none_lowered = BTreeMap::new();
         let s = ha_state(
             &cfg,
-            Backend::Seg6,
-            LINKS,
+            &Seg6Render,
             &[binding.clone(), binding],
             &[],
             &none_lowered,
@@ -651,7 +712,7 @@ mod tests {
                 true
             )
         );
-        let none = ha_state(&cfg, Backend::Seg6, LINKS, &[], &[], &none_lowered);
+        let none = ha_state(&cfg, &Seg6Render, &[], &[], &none_lowered);
         assert!(none.routes.is_empty() && none.oversize.is_none());
     }
 
@@ -665,7 +726,7 @@ mod tests {
         far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
         let lowered = BTreeMap::from([(far.coa, 1400)]);
         let bindings = [near.clone(), far.clone()];
-        let s = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &[], &lowered);
+        let s = ha_state(&cfg, &Seg6Render, &bindings, &[], &lowered);
         let mtu_of = |s: &DesiredState, dst: &str| {
             let dst: IpNet = dst.parse().unwrap();
             let r = s.routes.iter().find(|r| r.dst == dst).unwrap();
@@ -699,18 +760,13 @@ mod tests {
         );
         // The tun backend: IPv6 forwarding honours only a locked route MTU, so the narrower
         // routes into the device (whose MTU is the configured tunnel MTU) are locked.
-        let links = Links {
-            egress: 7,
-            tun: Some(9),
-            bpf: None,
-        };
-        let t = ha_state(&cfg, Backend::Tun, links, &bindings, &[], &lowered);
+        let t = ha_state(&cfg, &TunRender { device: 9 }, &bindings, &[], &lowered);
         assert_eq!(mtu_of(&t, "2001:db8:282::/64"), (Some(1360), true));
         assert_eq!(mtu_of(&t, "10.0.1.0/24"), (Some(1360), false));
         assert_eq!(mtu_of(&t, "2001:db8:281::/64"), (Some(1460), false));
         // A lowered MTU above the configured one changes nothing.
         let odd = BTreeMap::from([(far.coa, 9000)]);
-        let u = ha_state(&cfg, Backend::Seg6, LINKS, &bindings, &[], &odd);
+        let u = ha_state(&cfg, &Seg6Render, &bindings, &[], &odd);
         assert_eq!(mtu_of(&u, "10.0.1.0/24"), (Some(1460), false));
     }
 
@@ -725,8 +781,7 @@ mod tests {
         };
         let s = ha_state(
             &cfg,
-            Backend::Seg6,
-            LINKS,
+            &Seg6Render,
             std::slice::from_ref(&away),
             std::slice::from_ref(&home),
             &BTreeMap::new(),
@@ -756,14 +811,7 @@ mod tests {
         back.hoa = home.hoa;
         back.mnp4 = home.mnp4.clone();
         back.mnp6 = home.mnp6.clone();
-        let t = ha_state(
-            &cfg,
-            Backend::Seg6,
-            LINKS,
-            &[away, back],
-            &[home],
-            &BTreeMap::new(),
-        );
+        let t = ha_state(&cfg, &Seg6Render, &[away, back], &[home], &BTreeMap::new());
         assert!(matches!(
             via(&t, "10.0.1.0/24"),
             Some(RouteAction::Seg6Encap { .. })
@@ -782,19 +830,14 @@ mod tests {
     #[test]
     fn the_mr_at_home_sends_ipv4_to_its_home_agent_on_the_link() {
         let ha: Ipv6Addr = "2001:db8:280::1".parse().unwrap();
-        let s = mr_home_state(&mr_cfg(), Backend::Seg6, LINKS, ha);
+        let s = mr_home_state(&mr_cfg(), &Seg6Render, ha);
         assert_eq!(s.routes.len(), 1);
         let r = &s.routes[0];
         assert_eq!(r.action, RouteAction::Via { gateway: ha });
         assert_eq!(r.prefsrc, Some("10.0.0.1".parse().unwrap()));
         assert!(s.clamp.is_none() && s.oversize.is_none() && s.tunsrc.is_none());
         // The same key as the tunnel's IPv4 default: leaving home replaces it in place.
-        let away = mr_state(
-            &mr_cfg(),
-            Backend::Seg6,
-            LINKS,
-            Some(&reg("2001:db8:200::5")),
-        );
+        let away = mr_state(&mr_cfg(), &Seg6Render, Some(&reg("2001:db8:200::5")));
         assert!(away.routes.iter().any(|a| a.key() == r.key()));
     }
 }

@@ -64,10 +64,8 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     let config = daemon.config();
     let s = config.settings_for(&args.ifname);
     let forced = match s.data_plane_or_default() {
-        DataPlaneSetting::Seg6 => Some(Backend::Seg6),
-        DataPlaneSetting::Bpf => Some(Backend::Bpf),
-        DataPlaneSetting::Tun => Some(Backend::Tun),
         DataPlaneSetting::Auto => None,
+        named => Some(named.to_string().parse::<Backend>()?),
     };
     let backend = dataplane::probe(forced)
         .await
@@ -308,8 +306,8 @@ impl Plane {
                 // A new care-of address: the registration follows in a round trip. Setting
                 // the seg6 tunnel source waits for an RCU grace period (~10 ms), so it
                 // starts now, beside the exchange, instead of delaying the routes after it.
-                if let (MdCommand::Rereg, Some(coa), Backend::Seg6) =
-                    (md.command, md.coa, self.backend)
+                if let (MdCommand::Rereg, Some(coa), true) =
+                    (md.command, md.coa, self.backend.has_tunnel_source())
                 {
                     tokio::task::spawn_blocking(move || {
                         if let Err(e) = dataplane::preset_tunnel_source(coa) {

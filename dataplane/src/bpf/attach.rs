@@ -16,8 +16,13 @@ const TC_HANDLE: u32 = 0xa8;
 const TC_PRIORITY: u32 = 0xa8;
 
 pub enum DecapAttachment {
-    Tcx { pin: PathBuf },
-    Clsact { hook: TcHook },
+    Tcx {
+        pin: PathBuf,
+    },
+    /// The filter on this interface (a `TcHook` is not `Send`: made again to detach).
+    Clsact {
+        ifindex: u32,
+    },
 }
 
 impl DecapAttachment {
@@ -53,10 +58,11 @@ impl DecapAttachment {
         let _ = hook.create();
         hook.attach()
             .map_err(|e| bpf_err(format!("tc ingress filter on interface {ifindex}: {e}")))?;
-        Ok(DecapAttachment::Clsact { hook })
+        Ok(DecapAttachment::Clsact { ifindex })
     }
 
-    pub fn detach(self) -> Result<()> {
+    /// Detaches; `prog` is any program of ours (a filter is identified by its place).
+    pub fn detach(self, prog: &Program<'_>) -> Result<()> {
         match self {
             DecapAttachment::Tcx { pin } => {
                 if let Ok(link) = Link::open(&pin) {
@@ -70,7 +76,7 @@ impl DecapAttachment {
                     _ => Ok(()),
                 }
             }
-            DecapAttachment::Clsact { mut hook } => hook
+            DecapAttachment::Clsact { ifindex } => clsact_hook(prog, ifindex)
                 .detach()
                 .map_err(|e| bpf_err(format!("remove the tc ingress filter: {e}"))),
         }

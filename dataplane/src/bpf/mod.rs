@@ -37,7 +37,7 @@ const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nemo.bpf.o"));
 /// Where bpffs is normally mounted; nemonetd mounts it there when it is missing.
 pub const DEFAULT_ROOT: &str = "/sys/fs/bpf";
 /// `BPF_FS_MAGIC` of statfs(2).
-const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+const BPF_FS_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0xcafe_4a11);
 
 const ENCAP_PROG: &str = "nemo_encap";
 const ENCAP_PIN: &str = "nemo_encap";
@@ -168,7 +168,7 @@ impl BpfPlane {
     /// Detaches the decapsulation and removes every pin (the routes must be gone first:
     /// they hold the encapsulation program).
     pub fn teardown(self) -> Result<()> {
-        self.decap.detach()?;
+        self.decap.detach(&find_prog(&self.obj, ENCAP_PROG)?)?;
         for name in MAPS.iter().chain([&ENCAP_PIN]) {
             match std::fs::remove_file(self.dir.join(name)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -313,7 +313,7 @@ fn ensure_bpffs(root: &Path) -> Result<bool> {
 }
 
 fn is_bpffs(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type() == BPF_FS_MAGIC)
 }
 
 fn same_mount_namespace_as_init() -> bool {

@@ -91,6 +91,7 @@ pub struct OversizeSpec {
 
 impl OversizeSpec {
     /// One tunnel MTU for everything that enters the tunnel.
+    #[cfg(test)]
     pub fn single(tunnel_mtu: u32, into_tunnel: IntoTunnel, steer: bool) -> Self {
         Self {
             groups: vec![OversizeGroup {
