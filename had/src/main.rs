@@ -3,10 +3,13 @@
 mod agent;
 mod cli;
 mod config;
-mod owner;
 mod policy;
 mod proxynd;
+mod settings;
 mod store;
+
+// agent.rs still says `crate::owner::log_reloaded`; the lead drops this alias with it.
+use settings as owner;
 
 use std::process::ExitCode;
 
@@ -21,6 +24,6 @@ fn main() -> ExitCode {
         "had",
         &common,
         move || config::load(&path, &homeif),
-        |daemon| owner::run(daemon, args),
+        |daemon| settings::run(daemon, args),
     )
 }

@@ -623,3 +623,250 @@ fn unknown_mobility_header_type_gets_a_binding_error() {
         "one Binding Error (unrecognized MH type) per message, as Wireshark decodes it"
     );
 }
+
+/// Sends raw IPv6 packets from the HA's namespace straight onto the MR's link (`up0`, an
+/// Ethernet frame to the MR's `eth0`), past the HA's nftables and routing: the attacker.
+struct Injector {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Injector {
+    /// Starts scapy (slow to import) and waits until it is ready.
+    fn start(lab: &Lab) -> Injector {
+        use std::io::BufRead;
+        let mac = lab.mr.run(&["cat", "/sys/class/net/eth0/address"]).unwrap();
+        let script = "import sys\n\
+             from scapy.all import Ether, IPv6, Raw, sendp, sniff\n\
+             mac = sys.argv[1]\n\
+             print('ready', flush=True)\n\
+             for line in sys.stdin:\n\
+             \x20   words = line.split()\n\
+             \x20   if words[0] == 'sniff':\n\
+             \x20       started = lambda: print('sniffing', flush=True)\n\
+             \x20       got = sniff(iface='up0', count=1, timeout=10, started_callback=started,\n\
+             \x20                   lfilter=lambda f: IPv6 in f and f[IPv6].src == words[1])\n\
+             \x20       print(bytes(got[0])[14:].hex() if got else 'nothing', flush=True)\n\
+             \x20       continue\n\
+             \x20   frames = [Ether(dst=mac, type=0x86dd)/Raw(bytes.fromhex(h)) for h in words]\n\
+             \x20   sendp(frames, iface='up0', verbose=0)\n\
+             \x20   print('sent', len(frames), flush=True)\n";
+        let mut child = lab
+            .ha
+            .command("/usr/bin/python3")
+            .args(["-c", script, mac.trim()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "scapy injector did not start");
+        Injector { child, stdout }
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    /// Starts capturing on the link; `take` returns the first packet from `src` (bytes from
+    /// the IPv6 header on), as an attacker on the link sees it.
+    fn sniff(&mut self, src: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "sniff {src}").unwrap();
+        stdin.flush().unwrap();
+        assert_eq!(self.line(), "sniffing");
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        let hex = self.line();
+        assert_ne!(hex, "nothing", "no packet seen on the link");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn send(&mut self, packets: &[Vec<u8>]) {
+        use std::io::{BufRead, Write};
+        let hex: Vec<String> = packets
+            .iter()
+            .map(|p| p.iter().map(|b| format!("{b:02x}")).collect())
+            .collect();
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{}", hex.join(" ")).unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), format!("sent {}", packets.len()));
+    }
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        self.child.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An accepted Binding Acknowledgement for the MR at `COA2`, as an attacker builds it.
+fn forged_ba(src: &str, seq: u16, timestamp: u64, key: Option<&[u8]>) -> Vec<u8> {
+    use mip6::{AuthKey, BaFlags, BaStatus, MessageRepr, MhPacket, MobilityOption};
+    MhPacket {
+        src: src.parse().unwrap(),
+        dst: COA2.parse().unwrap(),
+        home_address: None,
+        rh2_home: Some(HOA.parse().unwrap()),
+        hop_limit: 64,
+        mh: MessageRepr::BindingAck {
+            status: BaStatus::Accepted,
+            flags: BaFlags::MOBILE_ROUTER,
+            seq,
+            lifetime: Duration::from_secs(60),
+            options: vec![MobilityOption::ReplayProtection { timestamp }],
+        },
+    }
+    .emit_with(
+        &mip6::ParseContext::iana(),
+        key.map(|key| AuthKey { spi: 300, key }),
+    )
+    .unwrap()
+}
+
+/// Issue 17 item 5: the real mrd, with authentication configured, ignores forged Binding
+/// Acknowledgements sent on its link while a BU is outstanding (wrong source, no or a wrong
+/// authenticator, a timestamp that is not the one it sent, the sequence number of an
+/// earlier BU), says why in its log, keeps its Binding Update List, and still takes the
+/// home agent's real BA afterwards.
+#[test]
+fn forged_binding_acks_are_ignored() {
+    const KEY: [u8; 16] = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ];
+    let db = format!("{HOA} 300 0x00112233445566778899aabbccddeeff\n");
+    let mut lab = Lab::new(
+        &had_conf("    auth-database \"ha.auth\";\n", &default_table()),
+        // A lifetime long enough that no refresh or expiry interferes.
+        &mrd_conf("    auth-database \"mr.auth\";\n", &default_table()).replace(
+            "home-registration-lifetime 8;",
+            "home-registration-lifetime 60;",
+        ),
+        &[("ha.auth", &db), ("mr.auth", &db)],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    lab.mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    let mut attacker = Injector::start(&lab);
+
+    // The home agent's BAs for the next BU go missing, so that BU stays outstanding.
+    lab.ha
+        .sh("nft add table ip6 lose && nft add chain ip6 lose out '{ type filter hook output priority 0; }' && \
+             nft add rule ip6 lose out meta l4proto 135 counter drop")
+        .unwrap();
+    lab.mr
+        .ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{COA2}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+    attacker.sniff(COA2);
+    lab.announce(&format!("md-info rereg coa {COA2}"));
+    // The attacker reads the outstanding BU's sequence number and timestamp off the link, so
+    // each forgery below differs from an acceptable BA in one respect only.
+    let bu = attacker.take();
+    let (seq, timestamp) = match mip6::MhPacket::parse(&bu, &mip6::ParseContext::iana())
+        .unwrap()
+        .packet
+        .mh
+    {
+        mip6::MessageRepr::BindingUpdate { seq, options, .. } => (
+            seq,
+            options
+                .iter()
+                .find_map(|o| match o {
+                    mip6::MobilityOption::ReplayProtection { timestamp } => Some(*timestamp),
+                    _ => None,
+                })
+                .expect("a signed BU carries a timestamp"),
+        ),
+        other => panic!("not a BU: {other:?}"),
+    };
+    // Right away, well within the 1 s before mrd retransmits with a new number.
+    attacker.send(&[
+        forged_ba("2001:db8:200::66", seq, timestamp, Some(&KEY)),
+        forged_ba(HA, seq, timestamp, None),
+        forged_ba(HA, seq, timestamp, Some(b"guessed secret")),
+        forged_ba(HA, seq, timestamp - 1, Some(&KEY)),
+        forged_ba(HA, seq.wrapping_sub(1), timestamp, Some(&KEY)),
+    ]);
+    // The home agent took that BU too (its BA is dropped).
+    let bc = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA2)
+        .unwrap();
+    assert_eq!(bc["bu_seq"].as_u64(), Some(u64::from(seq)));
+    let reasons = [
+        "BA from 2001:db8:200::66 ignored: not our home agent".to_string(),
+        "BA failed authentication (no MN-HA mobility message authentication option); ignored"
+            .to_string(),
+        "BA failed authentication (mobility message authenticator mismatch); ignored".to_string(),
+        "BA does not echo our replay protection timestamp; ignored".to_string(),
+        format!(
+            "BA for sequence {} ignored: the outstanding Binding Update has sequence {seq}",
+            seq.wrapping_sub(1)
+        ),
+    ];
+    for reason in &reasons {
+        wait_until(WAIT, || lab.log("mrd").contains(reason.as_str()))
+            .unwrap_or_else(|_| panic!("mrd did not log {reason:?}:\n{}", lab.log("mrd")));
+    }
+    // The Binding Update List still holds the registration via COA, nothing else happened.
+    let show = Command::new(bins::path("mipsock").unwrap())
+        .arg("--bus-dir")
+        .arg(lab.dir.join("mrbus"))
+        .args(["show", "bul"])
+        .output()
+        .unwrap();
+    let bul = String::from_utf8_lossy(&show.stdout);
+    assert!(bul.contains(COA) && !bul.contains(COA2), "{bul}");
+    let changes: Vec<&Value> = lab
+        .mr_bus
+        .drain()
+        .iter()
+        .filter(|v| {
+            ["BUL_ADD", "BUL_REMOVE", "REG_FAILED"].contains(&v["type"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(changes.len(), 1, "only the first registration: {changes:?}");
+
+    // The home agent's real BA, once it gets through, is accepted.
+    lab.ha
+        .run(&["nft", "delete", "table", "ip6", "lose"])
+        .unwrap();
+    lab.mr_bus
+        .wait_for("BUL_ADD", WAIT, |v| v["coa"] == COA2)
+        .unwrap();
+    drop(attacker);
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let forged = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 6 && ipv6.src == 2001:db8:200::66",
+        &["frame.number"],
+    )
+    .unwrap();
+    assert_eq!(forged.len(), 1, "the forged BA went over the MR's link");
+}

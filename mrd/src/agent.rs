@@ -4,9 +4,9 @@
 
 use crate::cli::Args;
 use crate::homeaddr::HomeAddress;
-use crate::owner;
 use crate::policy;
 use crate::seqfile::SeqFile;
+use crate::settings;
 use anyhow::{Context, Result};
 use mhsock::{MhSocket, ParamProblemFilter};
 use mip6::MhPacket;
@@ -35,7 +35,7 @@ struct Agent {
 }
 
 pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
-    let home_agent = owner::effective(daemon.config(), &args).home_agent;
+    let home_agent = settings::effective(daemon.config(), &args).home_agent;
     let policy = policy::mr_policy(daemon.config(), &args.config, &args.mipif, home_agent)?;
     let filter = ParamProblemFilter::install(FILTER_TABLE).context("install nftables filter")?;
     let sock = MhSocket::open().context("open raw sockets (needs CAP_NET_RAW)")?;
@@ -95,8 +95,8 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 Event::Reload => {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
-                            owner::log_reloaded(daemon.config(), &args);
-                            let ha = owner::effective(daemon.config(), &args).home_agent;
+                            settings::log_settings(daemon.config(), &args);
+                            let ha = settings::effective(daemon.config(), &args).home_agent;
                             match policy::mr_policy(daemon.config(), &args.config, &args.mipif, ha) {
                                 Ok(p) => {
                                     agent.core.set_policy(p);

@@ -3,9 +3,9 @@
 mod agent;
 mod cli;
 mod homeaddr;
-mod owner;
 mod policy;
 mod seqfile;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         "mrd",
         &common,
         move || shisa_config::load(&path),
-        |daemon| owner::run(daemon, args),
+        |daemon| async move {
+            settings::log_settings(daemon.config(), &args);
+            agent::run(daemon, args).await
+        },
     )
 }

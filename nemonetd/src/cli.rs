@@ -1,9 +1,9 @@
-//! `nemonetd [-d] [-f] [-s] [-M] (-h | -m) [-c FILE] IFNAME`, as SHISA had it, plus the
-//! common flags.
+//! `nemonetd [-d] [-f] (-h | -m) [-c FILE] IFNAME`, as SHISA had it, plus the common flags.
+//! SHISA's `-s` and `-M` are recognised and refused: they have no meaning on this data plane.
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, ArgGroup, Parser};
+use clap::{ArgAction, ArgGroup, CommandFactory, Parser};
 use shisa_daemon::CommonArgs;
 
 pub const HA_CONFIG: &str = "/etc/shisa/had.conf";
@@ -62,23 +62,30 @@ pub struct Args {
     #[arg(short = 'm', long = "mobile-router")]
     pub mobile_router: bool,
 
-    /// Static tunnels: use the names of the configuration's static-tunnel table.
+    /// SHISA's static tunnels (named by the static-tunnel table): refused, see below.
     ///
-    /// Without -s tunnel interfaces are named as they are created; with -s each home address
-    /// (and binding id) gets the tunnel named in `static-tunnel { IFNAME HOA [BID]; };`.
+    /// SHISA's nemonetd -s gave each mobile router the tunnel interface named for its home
+    /// address in `static-tunnel { IFNAME HOA [BID]; };`. This data plane has no tunnel
+    /// interface per mobile router (seg6 and bpf encapsulate in the routes themselves, tun
+    /// uses one shared device `nemo0`), so there is nothing to name: nemonetd refuses -s
+    /// (exit status 2) rather than accept it and do nothing. Leave it out; static-tunnel
+    /// statements in the file are accepted and logged as unused.
     #[arg(short = 's', long = "static-tunnel")]
     pub static_tunnel: bool,
 
-    /// Multiple care-of addresses (RFC 5648): one tunnel per home address and binding id.
+    /// SHISA's multiple care-of addresses (a tunnel per binding id): refused, see below.
     ///
-    /// Without -M there is one tunnel per home address, following its latest care-of address.
+    /// SHISA's nemonetd -M kept one tunnel per home address and binding id (RFC 5648). mrd
+    /// and had register one care-of address per home address (no binding ids), so there is
+    /// never more than one tunnel per mobile router: nemonetd refuses -M (exit status 2).
+    /// Leave it out.
     #[arg(short = 'M', long = "multiple-coa")]
     pub multiple_coa: bool,
 
     /// Configuration file [default: /etc/shisa/had.conf with -h, /etc/shisa/mrd.conf with -m].
     ///
     /// nemonetd reads the same file as the signaling daemon of its node: data-plane,
-    /// prefixtable (implicit prefixes, the IPv4 MNPs for config-only encoding), static-tunnel,
+    /// prefixtable (implicit prefixes, the IPv4 MNPs for config-only encoding),
     /// mobile-network-interface and ipv4-mnp-address (MR).
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -101,6 +108,42 @@ fn parse_ifname(s: &str) -> Result<String, String> {
 }
 
 impl Args {
+    /// Parses the command line; exits with status 2 and a usage error naming the flag for
+    /// SHISA's `-s` and `-M`, which this data plane cannot honour.
+    pub fn parse_checked() -> Args {
+        let args = Args::parse();
+        if let Some(msg) = args.unsupported() {
+            Args::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, msg)
+                .exit();
+        }
+        args
+    }
+
+    /// Why a SHISA flag given on the command line cannot be honoured, if one was.
+    pub fn unsupported(&self) -> Option<String> {
+        if self.static_tunnel {
+            return Some(
+                "-s (--static-tunnel) is not supported: SHISA's nemonetd named each mobile \
+                 router's tunnel interface after the static-tunnel table, but this data plane \
+                 has no tunnel interface per mobile router (seg6 and bpf encapsulate in the \
+                 routes, tun shares one device nemo0), so there is nothing to name; run \
+                 nemonetd without -s (static-tunnel statements are accepted and unused)"
+                    .into(),
+            );
+        }
+        if self.multiple_coa {
+            return Some(
+                "-M (--multiple-coa) is not supported: SHISA's nemonetd kept a tunnel per home \
+                 address and binding id (multiple care-of addresses, RFC 5648), but mrd and had \
+                 register one care-of address per home address, so there is one tunnel per \
+                 mobile router; run nemonetd without -M"
+                    .into(),
+            );
+        }
+        None
+    }
+
     pub fn role(&self) -> Role {
         if self.home_agent {
             Role::HomeAgent

@@ -1,22 +1,26 @@
 //! `nemonetd`: tunnels and routes for the mobile network, on MR and HA. See `nemonetd --help`.
 
 mod cli;
-mod owner;
 mod plane;
 mod ra;
+mod settings;
+
+// plane.rs still says `crate::owner::log_settings`; the lead drops this alias with it.
+use settings as owner;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cli::Args::parse_checked();
     let common = args.common.clone();
     let path = args.config_path();
     shisa_daemon::launch(
         "nemonetd",
         &common,
         move || shisa_config::load(&path),
-        |daemon| owner::run(daemon, args),
+        |daemon| async move {
+            settings::log_settings(daemon.config(), &args);
+            plane::run(daemon, args).await
+        },
     )
 }

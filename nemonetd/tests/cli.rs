@@ -77,11 +77,9 @@ fn missing_and_broken_config() {
 #[test]
 fn home_agent_role_starts_logs_and_reloads() {
     let s = Scratch::new("nemonetd", Some(HA_CONFIG));
-    let mut d = s.start(NEMONETD, true, &["-f", "-h", "-s", "eth0"]);
-    d.wait_for_log(
-        "home agent data plane on eth0: backend seg6, static tunnels, one tunnel per home address",
-    );
-    d.wait_for_log("static tunnels: nemo0 for 2001:240:1:280::beef");
+    let mut d = s.start(NEMONETD, true, &["-f", "-h", "eth0"]);
+    d.wait_for_log("home agent data plane on eth0: backend seg6");
+    d.wait_for_log("static-tunnel nemo0 for 2001:240:1:280::beef: accepted and not used on Linux");
     d.wait_for_log(
         "ipv4-dummy-tunnel nemo0 169.254.0.1 169.254.0.2: accepted and not needed on Linux",
     );
@@ -93,13 +91,50 @@ fn home_agent_role_starts_logs_and_reloads() {
 }
 
 #[test]
-fn mobile_router_role_with_multiple_coa() {
+fn mobile_router_role() {
     let s = Scratch::new(
         "nemonetd",
         Some("interface mip0 {\n  mobile-network-interface eth1;\n  ipv4-mnp-address 10.0.0.1;\n  prefixtable { 2001:240:1:280::beef 10.0.0.0/24 explicit; };\n};\n"),
     );
-    let mut d = s.start(NEMONETD, true, &["-f", "-m", "-M", "mip0"]);
-    d.wait_for_log("mobile router data plane on mip0: backend auto, dynamic tunnels, one tunnel per home address and binding id");
+    let mut d = s.start(NEMONETD, true, &["-f", "-m", "mip0"]);
+    d.wait_for_log("mobile router data plane on mip0: backend auto");
     d.wait_for_log("the router's own IPv4 traffic leaves the tunnel from 10.0.0.1");
     s.stop(&mut d);
+}
+
+/// Issue 17 item 4: SHISA's -s and -M have no meaning on this data plane, so nemonetd refuses
+/// them at start (a usage error naming the flag, why, and what to do) instead of accepting
+/// them and doing nothing; a valid configuration does not change that.
+#[test]
+fn shisa_static_tunnel_and_multiple_coa_flags_are_refused() {
+    let s = Scratch::new("nemonetd", Some(HA_CONFIG));
+    for (args, flag, why) in [
+        (
+            &["-f", "-h", "-s", "eth0"][..],
+            "-s (--static-tunnel) is not supported",
+            "no tunnel interface per mobile router",
+        ),
+        (
+            &["-f", "-h", "--static-tunnel", "eth0"][..],
+            "-s (--static-tunnel) is not supported",
+            "run nemonetd without -s",
+        ),
+        (
+            &["-f", "-m", "-M", "mip0"][..],
+            "-M (--multiple-coa) is not supported",
+            "one care-of address per home address",
+        ),
+        (
+            &["-f", "-m", "--multiple-coa", "mip0"][..],
+            "-M (--multiple-coa) is not supported",
+            "run nemonetd without -M",
+        ),
+    ] {
+        let out = s.run(NEMONETD, true, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
 }

@@ -424,7 +424,7 @@ impl MobileRouter {
             return Vec::new();
         }
         let Some(pending) = self.pending.clone() else {
-            tracing::debug!("BA (sequence {seq}) with no BU outstanding ignored");
+            tracing::info!("BA (sequence {seq}) ignored: no Binding Update outstanding");
             return Vec::new();
         };
         // An unsigned 146 is believed (it only makes us back off): the HA could not use our key.
@@ -452,8 +452,8 @@ impl MobileRouter {
             return self.send_bu(pending, now);
         }
         if seq != pending.seq {
-            tracing::debug!(
-                "BA for sequence {seq} while waiting for {}: ignored",
+            tracing::info!(
+                "BA for sequence {seq} ignored: the outstanding Binding Update has sequence {}",
                 pending.seq
             );
             return Vec::new();

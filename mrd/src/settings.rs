@@ -1,10 +1,10 @@
-//! The owner loop: holds mrd's state and handles one event at a time. Today it logs the
-//! effective settings and handles signals; the signaling logic plugs in here.
+//! mrd's effective settings: the file's settings for the mobility interface with the
+//! command-line overrides applied, and their rendering as log lines at start and after a
+//! reload. The owner loop (the Binding Update List, signaling) is `agent.rs`.
 
 use std::net::Ipv6Addr;
 
 use shisa_config::{Config, PrefixMode};
-use shisa_daemon::Daemon;
 
 use crate::cli::Args;
 
@@ -22,7 +22,8 @@ pub fn effective(config: &Config, args: &Args) -> Effective {
     }
 }
 
-fn log_settings(config: &Config, args: &Args) {
+/// Logs the effective settings: at start, and again after a reload that changed something.
+pub fn log_settings(config: &Config, args: &Args) {
     let s = config.settings_for(&args.mipif);
     let eff = effective(config, args);
     match (args.home_agent, eff.home_agent) {
@@ -58,14 +59,4 @@ fn log_settings(config: &Config, args: &Args) {
         eff.name_lookup,
     );
     shisa_daemon::log_config_notes(config);
-}
-
-pub async fn run(daemon: Daemon<Config>, args: Args) -> anyhow::Result<()> {
-    log_settings(daemon.config(), &args);
-    crate::agent::run(daemon, args).await
-}
-
-/// Logs the settings again after a reload that changed something.
-pub fn log_reloaded(config: &Config, args: &Args) {
-    log_settings(config, args);
 }

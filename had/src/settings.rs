@@ -1,5 +1,6 @@
-//! The owner loop: holds had's state and handles one event at a time. Today it logs the
-//! effective settings and handles signals; the Binding Cache logic plugs in here.
+//! had's effective settings, rendered as log lines at start (`run`, which then hands over
+//! to the owner loop) and after a reload. The owner loop (the Binding Cache, signaling) is
+//! `agent.rs`.
 
 use shisa_daemon::Daemon;
 
