@@ -5,9 +5,6 @@ mod plane;
 mod ra;
 mod settings;
 
-// plane.rs still says `crate::owner::log_settings`; the lead drops this alias with it.
-use settings as owner;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -171,7 +171,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 Event::Reload => {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
-                            crate::owner::log_settings(daemon.config(), &args);
+                            crate::settings::log_settings(daemon.config(), &args);
                             tracing::info!("a data-plane or interface change takes effect at the next start");
                         }
                     }
