@@ -28,6 +28,9 @@ struct Agent {
     bus: BusMember,
     store: Store,
     proxy: ProxyNd,
+    /// Unsolicited Neighbor Advertisements on the home link for new bindings (shared with
+    /// the tasks that space them out); `None` if the socket could not be opened.
+    na: Option<std::sync::Arc<mhsock::nd::NaSender>>,
     /// Packets that did not parse (bad checksum, truncated...), for the logs.
     bad_packets: u64,
     /// When the changed Binding Cache goes to disk: changes are batched, so a burst of
@@ -50,6 +53,16 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
         .await
         .with_context(|| format!("join the bus in {}", daemon.bus_dir.display()))?;
     let proxy = ProxyNd::new(&args.homeif)?;
+    let na = match mhsock::nd::NaSender::new(&args.homeif) {
+        Ok(s) => Some(std::sync::Arc::new(s)),
+        Err(e) => {
+            tracing::error!(
+                "no unsolicited Neighbor Advertisements on {}: {e}",
+                args.homeif
+            );
+            None
+        }
+    };
     let state_file = args
         .state_file
         .clone()
@@ -78,6 +91,7 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
         bus,
         store,
         proxy,
+        na,
         bad_packets: 0,
         save_at: None,
     };
@@ -100,7 +114,7 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
                 Event::Reload => {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
-                            crate::owner::log_reloaded(daemon.config(), &args);
+                            crate::settings::log_reloaded(daemon.config(), &args);
                             agent.reload(daemon.config(), &args);
                         }
                     }
@@ -225,6 +239,7 @@ impl Agent {
                         if let Err(e) = self.proxy.add(binding.hoa).await {
                             tracing::error!("{e:#}");
                         }
+                        self.advertise(&binding);
                     }
                     self.announce(Body::BcAdd(bc_entry(&binding)));
                     changed = true;
@@ -273,6 +288,21 @@ impl Agent {
         if changed && self.save_at.is_none() {
             self.save_at = Some(tokio::time::Instant::now() + SAVE_DELAY);
         }
+    }
+
+    /// RFC 6275 10.4.1: a new binding's home address (and its link-local form with the L
+    /// bit) is now the HA's on the home link: tell the hosts there at once, with Override,
+    /// so they stop sending to the mobile router's old link-layer address. The repeats are
+    /// spaced out by a task of their own; the owner loop does not wait.
+    fn advertise(&self, binding: &Binding) {
+        let Some(na) = self.na.clone() else { return };
+        let mut targets = vec![binding.hoa];
+        if binding.link_local {
+            targets.push(mip6::nd::link_local_of(binding.hoa));
+        }
+        // R: the home address is a mobile router's; a mobile node's is a host's.
+        let router = binding.router;
+        tokio::spawn(async move { na.announce(&targets, router).await });
     }
 
     fn save(&mut self) {

@@ -8,9 +8,6 @@ mod proxynd;
 mod settings;
 mod store;
 
-// agent.rs still says `crate::owner::log_reloaded`; the lead drops this alias with it.
-use settings as owner;
-
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -870,3 +870,76 @@ fn forged_binding_acks_are_ignored() {
     .unwrap();
     assert_eq!(forged.len(), 1, "the forged BA went over the MR's link");
 }
+
+/// RFC 6275 10.4.1: a new binding makes the HA multicast unsolicited Neighbor
+/// Advertisements for the home address on the home link (Override and Router set, Solicited
+/// clear, the HA's MAC as target link-layer address, hop limit 255), three of them spaced by
+/// RetransTimer; a refresh sends none.
+#[test]
+fn new_binding_is_advertised_on_the_home_link_and_a_refresh_is_not() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    let home_pcap = lab.dir.join("home.pcap");
+    let home = Capture::start(&lab.ha, "home0p", &home_pcap).unwrap();
+    let ha_mac = lab
+        .ha
+        .run(&["cat", "/sys/class/net/home0/address"])
+        .unwrap()
+        .trim()
+        .to_string();
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let bc = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    let first_seq = bc["bu_seq"].as_u64().unwrap();
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| {
+            v["coa"] == COA && v["bu_seq"].as_u64() > Some(first_seq)
+        })
+        .unwrap();
+    // A refresh's NAs would follow within 2 s.
+    std::thread::sleep(Duration::from_millis(2500));
+    let pcap = home.finish().unwrap();
+    lab.finish();
+    let rows = tshark_fields(
+        &pcap,
+        "icmpv6.type == 136",
+        &[
+            "frame.time_relative",
+            "ipv6.dst",
+            "ipv6.hlim",
+            "icmpv6.nd.na.target_address",
+            "icmpv6.nd.na.flag.r",
+            "icmpv6.nd.na.flag.s",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.opt.linkaddr",
+            "icmpv6.checksum.status",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        rows.len(),
+        3,
+        "three NAs for the new binding only: {rows:?}"
+    );
+    let set = |s: &str| s == "1" || s == "True";
+    for r in &rows {
+        assert_eq!(r[1], "ff02::1", "{r:?}");
+        assert_eq!(r[2], "255", "{r:?}");
+        assert_eq!(r[3], HOA, "{r:?}");
+        assert!(set(&r[4]), "Router: {r:?}");
+        assert!(!set(&r[5]), "Solicited: {r:?}");
+        assert!(set(&r[6]), "Override: {r:?}");
+        assert_eq!(r[7], ha_mac, "{r:?}");
+        assert_eq!(r[8], "1", "checksum good: {r:?}");
+    }
+    let times: Vec<f64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.9..1.5).contains(&gap), "spacing {gap} s: {times:?}");
+    }
+}

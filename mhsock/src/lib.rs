@@ -9,8 +9,11 @@
 //!   come from `recvmsg` (source) and `IPV6_PKTINFO` (destination).
 //! - the kernel then rejects the HAO/RH2 packet with an ICMPv6 Parameter Problem that must not
 //!   reach the peer: [`ParamProblemFilter`] drops exactly those errors in the output hook.
+//! - [`nd`]: the unsolicited Neighbor Advertisements for a home address that go with a
+//!   binding's start (HA) and the return home (MR).
 
 mod filter;
+pub mod nd;
 mod socket;
 
 pub use filter::ParamProblemFilter;

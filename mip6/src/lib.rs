@@ -18,6 +18,8 @@
 //! * [`codes`]: named message types, option types and status codes.
 //! * [`lifetime`]: 4-second lifetime units and how a [`std::time::Duration`] is rounded.
 //! * [`checksum`]: the pseudo-header Internet checksum.
+//! * [`nd`]: the unsolicited Neighbor Advertisement a home agent and a returning mobile
+//!   router send for a home address (RFC 6275 10.4.1, 11.5.4).
 //!
 //! Sending a signed Binding Update from a care-of address:
 //!
@@ -55,6 +57,7 @@ mod error;
 pub mod ext;
 pub mod lifetime;
 pub mod mh;
+pub mod nd;
 pub mod option;
 pub mod packet;
 mod wire;

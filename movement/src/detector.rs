@@ -84,8 +84,9 @@ impl Detector {
 mod tests {
     use super::*;
     use crate::policy::Uplink;
-    use crate::snapshot::{Address, LinkEvent, LinkInfo};
+    use crate::snapshot::{Address, LinkEvent, LinkInfo, PrefixInfo, RouterAdvertisement};
     use std::net::Ipv6Addr;
+    use std::time::{Duration, Instant};
 
     fn ip(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
@@ -208,5 +209,179 @@ mod tests {
                 ifindex: 3
             }
         );
+    }
+
+    /// An RA on `index` at `at` with `(prefix, L, A, valid lifetime)` options.
+    fn ra(index: u32, at: Instant, prefixes: &[(&str, bool, bool, Option<u32>)]) -> LinkEvent {
+        LinkEvent::RouterAdvertisement {
+            index,
+            at,
+            ra: RouterAdvertisement {
+                source: ip("fe80::1"),
+                router_lifetime: 1800,
+                prefixes: prefixes
+                    .iter()
+                    .map(|(p, l, a, valid)| PrefixInfo {
+                        prefix: p.parse().unwrap(),
+                        on_link: *l,
+                        autoconf: *a,
+                        valid_lft: *valid,
+                        preferred_lft: *valid,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn home_ra(index: u32, at: Instant) -> LinkEvent {
+        ra(index, at, &[("2001:db8:1::/64", true, false, Some(1800))])
+    }
+
+    fn static_address(index: u32, a: &str) -> LinkEvent {
+        let mut address = Address::new(ip(a), 64);
+        address.flags.permanent = true;
+        LinkEvent::Address { index, address }
+    }
+
+    const HOME_A: Decision = Decision::Home { ifindex: 2 };
+
+    #[test]
+    fn start_on_a_home_link_without_slaac_is_home_by_the_ra() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        s.apply(link(2, "eth-a", true));
+        s.apply(add(2, "fe80::5"));
+        // No global address at all: the address rule alone says nothing.
+        let first = d.update(&s).unwrap();
+        assert_eq!(first.current, Decision::Disconnected);
+        // The home link's router advertises the home prefix with A=0.
+        assert!(s.apply(home_ra(2, Instant::now())));
+        let c = d.update(&s).unwrap();
+        assert_eq!(c.current, HOME_A);
+        // The same RA again: nothing new to announce.
+        assert!(!s.apply(home_ra(2, Instant::now())));
+        assert!(d.update(&s).is_none());
+    }
+
+    #[test]
+    fn initial_decision_on_a_home_link_is_home() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        s.apply(link(2, "eth-a", true));
+        s.apply(home_ra(2, Instant::now()));
+        let first = d.update(&s).unwrap();
+        assert_eq!(first.kind, ChangeKind::Initial);
+        assert_eq!(first.current, HOME_A);
+    }
+
+    #[test]
+    fn home_by_address_alone_when_no_ra_was_seen() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        s.apply(link(2, "eth-a", true));
+        s.apply(static_address(2, "2001:db8:1::99"));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+    }
+
+    #[test]
+    fn ra_without_the_home_prefix_leaves_home_even_with_a_static_home_address() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        let t = Instant::now();
+        s.apply(link(2, "eth-a", true));
+        s.apply(static_address(2, "2001:db8:1::99"));
+        s.apply(home_ra(2, t));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+        // Another router's RA (no carrier loss): only a foreign prefix on-link.
+        s.apply(ra(2, t, &[("2001:db8:200::/64", true, true, Some(1800))]));
+        s.apply(add(2, "2001:db8:200::1"));
+        assert_eq!(
+            d.update(&s).unwrap().current,
+            Decision::Foreign {
+                coa: ip("2001:db8:200::1"),
+                ifindex: 2
+            }
+        );
+        // The home prefix advertised without the L flag is not on-link: still away.
+        s.apply(ra(2, t, &[("2001:db8:1::/64", false, true, Some(1800))]));
+        assert!(matches!(d.current(), Some(Decision::Foreign { .. })));
+        assert!(d.update(&s).is_none());
+        // An RA without Prefix Information says nothing either way.
+        s.apply(home_ra(2, t));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+        assert!(!s.apply(ra(2, t, &[])));
+        assert!(d.update(&s).is_none());
+        // The home prefix withdrawn (valid lifetime 0): away.
+        s.apply(ra(2, t, &[("2001:db8:1::/64", true, false, Some(0))]));
+        assert!(matches!(
+            d.update(&s).unwrap().current,
+            Decision::Foreign { .. }
+        ));
+    }
+
+    #[test]
+    fn carrier_loss_forgets_the_home_link_until_the_next_ra() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        let t = Instant::now();
+        s.apply(link(2, "eth-a", true));
+        s.apply(home_ra(2, t));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+        s.apply(link(2, "eth-a", false));
+        assert_eq!(d.update(&s).unwrap().current, Decision::Disconnected);
+        s.apply(link(2, "eth-a", true));
+        assert!(s.interface(2).unwrap().advertised.is_none());
+        assert!(d.update(&s).is_none(), "carrier back, no RA yet: not home");
+        // Moved to a foreign link.
+        s.apply(ra(2, t, &[("2001:db8:200::/64", true, true, Some(1800))]));
+        s.apply(add(2, "2001:db8:200::1"));
+        assert!(matches!(
+            d.update(&s).unwrap().current,
+            Decision::Foreign { ifindex: 2, .. }
+        ));
+        // And back home (the foreign SLAAC address, now stale, stays on the interface).
+        s.apply(link(2, "eth-a", false));
+        s.apply(link(2, "eth-a", true));
+        assert_eq!(d.update(&s).unwrap().current, Decision::Disconnected);
+        s.apply(home_ra(2, t));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+    }
+
+    #[test]
+    fn expired_home_prefix_is_no_longer_home() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        let t = Instant::now();
+        s.apply(link(2, "eth-a", true));
+        s.apply(ra(2, t, &[("2001:db8:1::/64", true, false, Some(30))]));
+        s.apply(ra(
+            2,
+            t,
+            &[
+                ("2001:db8:1::/64", true, false, Some(30)),
+                ("2001:db8:9::/64", true, false, None),
+            ],
+        ));
+        assert_eq!(d.update(&s).unwrap().current, HOME_A);
+        assert_eq!(s.next_expiry(), Some(t + Duration::from_secs(30)));
+        assert!(!s.apply(LinkEvent::Expire {
+            now: t + Duration::from_secs(29)
+        }));
+        assert!(s.apply(LinkEvent::Expire {
+            now: t + Duration::from_secs(30)
+        }));
+        assert_eq!(s.next_expiry(), None, "the infinite one stays");
+        assert_eq!(d.update(&s).unwrap().current, Decision::Disconnected);
+    }
+
+    #[test]
+    fn home_by_ra_on_a_lower_priority_uplink_wins_over_a_foreign_one() {
+        let mut d = detector();
+        let mut s = LinkState::new();
+        s.apply(link(2, "eth-a", true));
+        s.apply(link(3, "eth-b", true));
+        s.apply(add(2, "2001:db8:200::1"));
+        s.apply(home_ra(3, Instant::now()));
+        assert_eq!(d.update(&s).unwrap().current, Decision::Home { ifindex: 3 });
     }
 }

@@ -79,6 +79,27 @@ impl MovementPolicy {
             && Some(a.addr) != self.home_address
     }
 
+    /// An on-link prefix that shows this is the home link: a home prefix, or a prefix inside
+    /// or around one.
+    fn is_home_link_prefix(&self, p: &Ipv6Net) -> bool {
+        self.home_prefixes
+            .iter()
+            .any(|h| h.contains(p) || p.contains(h))
+    }
+
+    /// Whether `i` is attached to the home link. The first signal is the Router
+    /// Advertisement (RFC 6275 11.5.1, as KAME's babymdd): once an RA with Prefix Information
+    /// arrived since the last carrier loss, the home prefix among its on-link prefixes
+    /// (whatever the A flag: a home link may offer no SLAAC) says home and its absence says
+    /// away, even if a hand-made address in the home prefix stays on the interface. Until such
+    /// an RA arrives, an address of the home link (SLAAC or static) says home.
+    pub fn is_home_link(&self, i: &Interface) -> bool {
+        match &i.advertised {
+            Some(prefixes) => prefixes.iter().any(|p| self.is_home_link_prefix(&p.prefix)),
+            None => i.addresses.iter().any(|a| self.is_home_link_address(a)),
+        }
+    }
+
     fn is_care_of_address(&self, a: &Address) -> bool {
         a.is_global()
             && a.is_usable()
@@ -88,7 +109,7 @@ impl MovementPolicy {
 
     /// Decides home / foreign / disconnected.
     ///
-    /// Home takes precedence over any foreign CoA: an MR that has an interface on its home
+    /// Home (see [`Self::is_home_link`]) takes precedence over any foreign CoA: an MR that has an interface on its home
     /// link reaches its HA directly and must deregister (RFC 3963 section 5.2 / RFC 6275
     /// 11.5.4), whatever its other uplinks see. Otherwise the CoA is the first usable global
     /// address (in the order the addresses appeared) of the first running candidate.
@@ -98,10 +119,7 @@ impl MovementPolicy {
             .into_iter()
             .filter(|i| i.is_running())
             .collect();
-        if let Some(home) = running
-            .iter()
-            .find(|i| i.addresses.iter().any(|a| self.is_home_link_address(a)))
-        {
+        if let Some(home) = running.iter().find(|i| self.is_home_link(i)) {
             return Decision::Home {
                 ifindex: home.index,
             };

@@ -4,6 +4,7 @@
 use ipnet::Ipv6Net;
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
 
 /// Address scope as the kernel reports it (`ifa_scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,44 @@ pub struct Interface {
     pub carrier_down_count: Option<u32>,
     /// In the order they became known (stable: a new address never reorders older ones).
     pub addresses: Vec<Address>,
+    /// The on-link prefixes of the last Router Advertisement received here that carried
+    /// Prefix Information, each until its valid lifetime ends. `None`: no such RA since the
+    /// interface last gained carrier (a carrier loss forgets them: the next attachment may be
+    /// another link). This is how the MR knows its home link (RFC 6275 11.5.1), with or
+    /// without SLAAC there.
+    pub advertised: Option<Vec<OnLinkPrefix>>,
+}
+
+/// A prefix a Router Advertisement announced as on-link (L flag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnLinkPrefix {
+    pub prefix: Ipv6Net,
+    /// End of the valid lifetime; `None`: infinite.
+    pub expires: Option<Instant>,
+}
+
+/// One Prefix Information option (RFC 4861 4.6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixInfo {
+    pub prefix: Ipv6Net,
+    /// L flag.
+    pub on_link: bool,
+    /// A flag (SLAAC).
+    pub autoconf: bool,
+    /// Seconds; `None`: infinite (all ones).
+    pub valid_lft: Option<u32>,
+    /// Seconds; `None`: infinite (all ones).
+    pub preferred_lft: Option<u32>,
+}
+
+/// What the detector reads from a Router Advertisement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterAdvertisement {
+    /// The router's link-local address.
+    pub source: Ipv6Addr,
+    /// Router lifetime in seconds (0: not a default router).
+    pub router_lifetime: u16,
+    pub prefixes: Vec<PrefixInfo>,
 }
 
 impl Interface {
@@ -117,6 +156,7 @@ impl Interface {
             loopback: false,
             carrier_down_count: None,
             addresses: Vec::new(),
+            advertised: None,
         }
     }
 
@@ -160,6 +200,14 @@ pub enum LinkEvent {
     AddressRemoved { index: u32, addr: Ipv6Addr },
     /// `RTM_NEWPREFIX`: a Router Advertisement on `index` announced `prefix`.
     PrefixAdvertised { index: u32, prefix: Ipv6Net },
+    /// A Router Advertisement received on `index` at `at` (from a raw ICMPv6 socket).
+    RouterAdvertisement {
+        index: u32,
+        ra: RouterAdvertisement,
+        at: Instant,
+    },
+    /// The clock reached `now`: prefixes whose valid lifetime ended are forgotten.
+    Expire { now: Instant },
 }
 
 /// The node's interfaces and their IPv6 addresses, by interface index.
@@ -209,16 +257,71 @@ impl LinkState {
                 let Some(iface) = self.interfaces.get_mut(&index) else {
                     return false;
                 };
+                confirm_addresses(iface, &prefix)
+            }
+            LinkEvent::RouterAdvertisement { index, ra, at } => {
+                self.apply_router_advertisement(index, &ra, at)
+            }
+            LinkEvent::Expire { now } => {
                 let mut changed = false;
-                for a in iface.addresses.iter_mut() {
-                    if a.stale && prefix.contains(&a.addr) {
-                        a.stale = false;
-                        changed = true;
+                for iface in self.interfaces.values_mut() {
+                    if let Some(prefixes) = iface.advertised.as_mut() {
+                        let before = prefixes.len();
+                        prefixes.retain(|p| p.expires.is_none_or(|e| e > now));
+                        changed |= prefixes.len() != before;
                     }
                 }
                 changed
             }
         }
+    }
+
+    /// When the next advertised prefix expires (for the watcher's timer).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.interfaces
+            .values()
+            .filter_map(|i| i.advertised.as_ref())
+            .flatten()
+            .filter_map(|p| p.expires)
+            .min()
+    }
+
+    /// An RA with Prefix Information replaces what the interface knows of its link's on-link
+    /// prefixes. An RA without any says nothing (RFC 4861 6.2.3 lets routers spread their
+    /// prefixes over several RAs and send some with none): it changes nothing. A prefix with
+    /// valid lifetime 0 is withdrawn.
+    fn apply_router_advertisement(
+        &mut self,
+        index: u32,
+        ra: &RouterAdvertisement,
+        at: Instant,
+    ) -> bool {
+        let Some(iface) = self.interfaces.get_mut(&index) else {
+            return false;
+        };
+        let mut changed = false;
+        for p in ra.prefixes.iter().filter(|p| p.valid_lft != Some(0)) {
+            changed |= confirm_addresses(iface, &p.prefix);
+        }
+        if ra.prefixes.is_empty() {
+            return changed;
+        }
+        let fresh: Vec<OnLinkPrefix> = ra
+            .prefixes
+            .iter()
+            .filter(|p| p.on_link && p.valid_lft != Some(0))
+            .map(|p| OnLinkPrefix {
+                prefix: p.prefix,
+                expires: p
+                    .valid_lft
+                    .map(|secs| at + Duration::from_secs(u64::from(secs))),
+            })
+            .collect();
+        let same_prefixes = iface.advertised.as_ref().is_some_and(|old| {
+            old.len() == fresh.len() && old.iter().zip(&fresh).all(|(a, b)| a.prefix == b.prefix)
+        });
+        iface.advertised = Some(fresh);
+        changed || !same_prefixes
     }
 
     /// Replaces the snapshot with a fresh dump, keeping what a dump cannot tell: the order in
@@ -231,6 +334,8 @@ impl LinkState {
             iface.carrier = info.carrier;
             iface.loopback = info.loopback;
             iface.carrier_down_count = info.carrier_down_count;
+            // A dump cannot tell what Router Advertisements said.
+            iface.advertised = old.get(&info.index).and_then(|o| o.advertised.clone());
             self.interfaces.insert(info.index, iface);
         }
         // Known addresses first, in their old order, then new ones in dump order.
@@ -284,6 +389,7 @@ impl LinkState {
                     a.stale = true;
                 }
             }
+            iface.advertised = None;
         }
         let after = (
             iface.name.clone(),
@@ -320,6 +426,18 @@ impl LinkState {
             }
         }
     }
+}
+
+/// Addresses inside `prefix` were learnt on this link: not stale any more.
+fn confirm_addresses(iface: &mut Interface, prefix: &Ipv6Net) -> bool {
+    let mut changed = false;
+    for a in iface.addresses.iter_mut() {
+        if a.stale && prefix.contains(&a.addr) {
+            a.stale = false;
+            changed = true;
+        }
+    }
+    changed
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::detector::{Change, Detector};
 use crate::error::WatchError;
 use crate::netlink::{address, event_from_message, link_info};
 use crate::policy::MovementPolicy;
+use crate::ra::{parse_router_advertisement, RaReceiver};
 use crate::snapshot::{LinkEvent, LinkState};
 use crate::uplink::RouterSolicitor;
 use futures::channel::mpsc::UnboundedReceiver;
@@ -74,6 +75,17 @@ pub fn watch(policy: MovementPolicy, options: WatchOptions) -> Result<Watcher, W
     } else {
         None
     };
+    // Whole Router Advertisements tell the home link (see crate::ra). Without CAP_NET_RAW
+    // the address rule alone decides.
+    let ra = match RaReceiver::new() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(
+                "movement: no Router Advertisement socket ({e}): home is known by addresses only"
+            );
+            None
+        }
+    };
     let (tx, changes) = mpsc::channel(64);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let conn_task = runtime.spawn(connection);
@@ -86,7 +98,7 @@ pub fn watch(policy: MovementPolicy, options: WatchOptions) -> Result<Watcher, W
         overruns: 0,
         prepare_uplinks: options.prepare_uplinks,
     };
-    let owner_task = runtime.spawn(owner.run(messages, command_rx));
+    let owner_task = runtime.spawn(owner.run(messages, command_rx, ra));
     Ok(Watcher {
         changes,
         commands,
@@ -158,18 +170,38 @@ struct Owner {
 type Messages = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr)>;
 
 impl Owner {
-    async fn run(mut self, mut messages: Messages, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut messages: Messages,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        ra: Option<RaReceiver>,
+    ) {
         // Subscribed before dumping: what changes during the dump is queued and applied
         // after it, so the snapshot converges on the kernel's state.
         if let Err(e) = self.dump().await {
             let _ = self.tx.send(Err(e)).await;
             return;
         }
+        // Routers on a home link without SLAAC may advertise only every few minutes: ask
+        // now rather than wait to learn where we are.
+        self.solicit_on_running_uplinks();
         if !self.decide().await {
             return;
         }
         loop {
+            let expiry = self.state.next_expiry();
             tokio::select! {
+                received = recv_ra(ra.as_ref()) => {
+                    if !self.on_router_advertisement(received).await {
+                        return;
+                    }
+                }
+                _ = sleep_until(expiry) => {
+                    let now = std::time::Instant::now();
+                    if self.state.apply(LinkEvent::Expire { now }) && !self.decide().await {
+                        return;
+                    }
+                }
                 message = messages.next() => {
                     let Some((message, _)) = message else {
                         let _ = self.tx.send(Err(WatchError::ConnectionClosed)).await;
@@ -256,6 +288,40 @@ impl Owner {
         }
     }
 
+    /// Returns false when the receiver is gone (stop).
+    async fn on_router_advertisement(
+        &mut self,
+        received: std::io::Result<crate::ra::Received>,
+    ) -> bool {
+        let r = match received {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("movement: receiving Router Advertisements: {e}");
+                return true;
+            }
+        };
+        let ra = match parse_router_advertisement(&r.message, r.source, r.hop_limit) {
+            Ok(ra) => ra,
+            Err(e) => {
+                tracing::debug!(source = %r.source, ifindex = r.ifindex, "movement: ignored RA: {e}");
+                return true;
+            }
+        };
+        let event = LinkEvent::RouterAdvertisement {
+            index: r.ifindex,
+            ra,
+            at: std::time::Instant::now(),
+        };
+        if self.state.apply(event) {
+            if let Some(i) = self.state.interface(r.ifindex) {
+                tracing::debug!(ifname = %i.name, prefixes = ?i.advertised, "movement: on-link prefixes from RA");
+            }
+            self.decide().await
+        } else {
+            true
+        }
+    }
+
     async fn on_command(&mut self, command: Command) -> bool {
         let change = match command {
             Command::Reannounce => self.detector.reannounce(),
@@ -303,6 +369,23 @@ impl Owner {
         }
     }
 
+    /// Sends a Router Solicitation on every running uplink (at start).
+    fn solicit_on_running_uplinks(&self) {
+        let Some(solicitor) = &self.solicitor else {
+            return;
+        };
+        let policy = self.detector.policy();
+        for i in policy.candidates(&self.state) {
+            if !i.is_running() || i.loopback {
+                continue;
+            }
+            match solicitor.send(i.index, i.link_local()) {
+                Ok(()) => tracing::debug!(ifname = %i.name, "movement: sent Router Solicitation"),
+                Err(e) => tracing::warn!(ifname = %i.name, "movement: {e}"),
+            }
+        }
+    }
+
     /// Sends a Router Solicitation when an uplink's carrier comes up.
     fn solicit_if_link_came_up(&self, event: &LinkEvent) {
         let (Some(solicitor), LinkEvent::Link(info)) = (&self.solicitor, event) else {
@@ -329,5 +412,20 @@ impl Owner {
             Ok(()) => tracing::debug!(ifname = %info.name, "movement: sent Router Solicitation"),
             Err(e) => tracing::warn!(ifname = %info.name, "movement: {e}"),
         }
+    }
+}
+
+/// The next RA; never ready without a receiver.
+async fn recv_ra(ra: Option<&RaReceiver>) -> std::io::Result<crate::ra::Received> {
+    match ra {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }

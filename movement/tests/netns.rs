@@ -245,6 +245,63 @@ fn returning_home_is_announced_and_leaving_again_gives_a_coa() -> Result<()> {
     Ok(())
 }
 
+/// A home link whose router advertises the home prefix with `AdvAutonomous off`: the MR
+/// gets no SLAAC address there, and has `static_address` (in the home prefix) or none.
+fn home_link_without_slaac(static_address: Option<&str>) -> Result<()> {
+    let switch = Switch::new_with(&[("br-home", HOME, false), ("br-a", FOREIGN_A, true)])?;
+    let mr = mobile_router()?;
+    uplink(&mr, "up0", &switch.ns, "port")?;
+    switch
+        .ns
+        .ip(&["link", "set", "port", "master", "br-home"])?;
+    if let Some(a) = static_address {
+        mr.ip(&["-6", "addr", "add", a, "dev", "up0", "nodad"])?;
+    }
+    mr.ip(&["link", "set", "up0", "up"])?;
+    let index = ifindex(&mr, "up0")?;
+    let is_home = move |d: &Decision| *d == Decision::Home { ifindex: index };
+    let wait = Duration::from_secs(6);
+    let started = Instant::now();
+    let watcher = WatchThread::start(&mr, policy(&["up0"]), true)?;
+    let (at, home) = watcher.wait_for(wait, "home at start", is_home)?;
+    eprintln!(
+        "start on a home link without SLAAC ({static_address:?}) to Home: {:?} ({:?})",
+        at - started,
+        home.kind
+    );
+    let global = mr.ip(&["-6", "addr", "show", "dev", "up0", "scope", "global"])?;
+    ensure!(
+        static_address.is_some() || !global.contains("inet6"),
+        "the test needs a home link without SLAAC: {global}"
+    );
+
+    switch.move_port("port", "br-a")?;
+    watcher.wait_for(wait, "CoA on link A", foreign_in(FOREIGN_A, Some(index)))?;
+
+    let moved = Instant::now();
+    switch.move_port("port", "br-home")?;
+    let (at, back) = watcher.wait_for(wait, "home again", is_home)?;
+    eprintln!(
+        "L2 move to the home link without SLAAC to Home: {:?}",
+        at - moved
+    );
+    ensure!(back.kind == ChangeKind::Moved);
+    // RAs keep coming (every 30-70 ms): nothing more to announce.
+    let later = watcher.collect(Duration::from_millis(500))?;
+    ensure!(later.is_empty(), "announced again: {later:?}");
+    Ok(())
+}
+
+#[test]
+fn home_link_without_slaac_and_without_address_is_home_by_its_ra() -> Result<()> {
+    home_link_without_slaac(None)
+}
+
+#[test]
+fn home_link_without_slaac_with_a_static_address_is_home_and_left() -> Result<()> {
+    home_link_without_slaac(Some("2001:db8:1::99/64"))
+}
+
 #[test]
 fn an_uplink_that_appears_later_is_prepared_and_used() -> Result<()> {
     let switch = Switch::new(&[("br-a", FOREIGN_A)])?;

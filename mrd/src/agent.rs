@@ -277,6 +277,9 @@ impl Agent {
                         entry.coa,
                         reason.as_str()
                     );
+                    if reason == RemoveReason::Deregistered {
+                        self.advertise_home_address(entry.hoa);
+                    }
                     self.announce(Body::BulRemove(BulRemove {
                         hoa: entry.hoa,
                         ha: Some(entry.ha),
@@ -300,6 +303,22 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// RFC 6275 11.5.4: once the home agent accepted the deregistration from home, it stops
+    /// defending the home address; the mobile router multicasts Neighbor Advertisements with
+    /// its own link-layer address (Override, Router) so hosts on the home link that cached
+    /// the home agent's switch to it at once. Spaced out by a task of their own.
+    fn advertise_home_address(&self, hoa: std::net::Ipv6Addr) {
+        let Some(ifindex) = self.home_address.home_ifindex() else {
+            return;
+        };
+        tokio::spawn(async move {
+            match mhsock::nd::NaSender::for_index(ifindex) {
+                Ok(na) => na.announce(&[hoa], true).await,
+                Err(e) => tracing::error!("unsolicited Neighbor Advertisement for {hoa}: {e}"),
+            }
+        });
     }
 
     fn announce(&self, body: Body) {

@@ -50,6 +50,14 @@ impl HomeAddress {
         })
     }
 
+    /// The home link's interface, while the home address is there.
+    pub fn home_ifindex(&self) -> Option<u32> {
+        match self.placed {
+            Some(Placement::Home(i)) => Some(i),
+            _ => None,
+        }
+    }
+
     /// Back on the home link (interface `ifindex`).
     pub async fn at_home(&mut self, ifindex: u32) -> Result<()> {
         self.remove_except(Some(ifindex)).await?;

@@ -22,6 +22,9 @@ pub struct Binding {
     pub ha: Ipv6Addr,
     pub seq: u16,
     pub router: bool,
+    /// The BU's L bit: the home address's link-local form is defended too (RFC 6275 10.4.1).
+    #[serde(default)]
+    pub link_local: bool,
     pub lifetime: Duration,
     pub expires: SystemTime,
     pub mnp6: Vec<Ipv6Net>,
@@ -406,6 +409,7 @@ impl HomeAgent {
             ha: bu.ha,
             seq: bu.seq,
             router,
+            link_local: bu.flags.contains(BuFlags::LINK_LOCAL),
             lifetime: granted,
             expires: now.wall + granted,
             mnp6,

@@ -26,14 +26,22 @@ pub struct Radvd {
 
 impl Radvd {
     pub fn start(ns: &Netns, interfaces: &[(&str, &str)]) -> Result<Self> {
+        let with_slaac: Vec<_> = interfaces.iter().map(|(i, p)| (*i, *p, true)).collect();
+        Self::start_with(ns, &with_slaac)
+    }
+
+    /// Like [`Self::start`], each prefix with its A flag (`AdvAutonomous`): off for a link
+    /// without SLAAC (managed or static addressing).
+    pub fn start_with(ns: &Netns, interfaces: &[(&str, &str, bool)]) -> Result<Self> {
         ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
         let dir = tempfile::tempdir()?;
         let mut conf = String::new();
-        for (ifname, prefix) in interfaces {
+        for (ifname, prefix, autonomous) in interfaces {
+            let autonomous = if *autonomous { "on" } else { "off" };
             conf.push_str(&format!(
                 "interface {ifname} {{\n AdvSendAdvert on;\n AdvIntervalOpt on;\n \
                  MinRtrAdvInterval 0.03;\n MaxRtrAdvInterval 0.07;\n MinDelayBetweenRAs 0.03;\n \
-                 prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+                 prefix {prefix} {{ AdvOnLink on; AdvAutonomous {autonomous}; }};\n}};\n"
             ));
         }
         let conf_path = dir.path().join("radvd.conf");
@@ -89,12 +97,18 @@ pub struct Switch {
 impl Switch {
     /// Bridges `(name, prefix)`, each advertising its prefix.
     pub fn new(links: &[(&str, &str)]) -> Result<Self> {
+        let with_slaac: Vec<_> = links.iter().map(|(b, p)| (*b, *p, true)).collect();
+        Self::new_with(&with_slaac)
+    }
+
+    /// Bridges `(name, prefix, SLAAC on)`.
+    pub fn new_with(links: &[(&str, &str, bool)]) -> Result<Self> {
         let ns = Netns::new("sw")?;
-        for (bridge, _) in links {
+        for (bridge, _, _) in links {
             ns.ip(&["link", "add", bridge, "type", "bridge"])?;
             ns.ip(&["link", "set", bridge, "up"])?;
         }
-        let radvd = Radvd::start(&ns, links)?;
+        let radvd = Radvd::start_with(&ns, links)?;
         Ok(Self {
             ns,
             _radvd: Some(radvd),
