@@ -86,6 +86,9 @@ pub(crate) async fn open(
     nl: &Netlink,
     egress: (u32, &str),
 ) -> Result<Box<dyn Tunnel>> {
+    if backend != Backend::Bpf {
+        crate::bpf::sweep(&role.tunnel().bpf_root, egress.0);
+    }
     Ok(match backend {
         Backend::Seg6 => Box::new(seg6::Seg6Tunnel),
         Backend::Bpf => Box::new(bpf::BpfTunnel::open(role, egress)?),

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-const LINK_PIN: &str = "decap_link";
+pub const LINK_PIN: &str = "decap_link";
 /// Handle and priority of our clsact filter: fixed, so a restart replaces it in place.
 const TC_HANDLE: u32 = 0xa8;
 const TC_PRIORITY: u32 = 0xa8;
@@ -84,7 +84,12 @@ impl DecapAttachment {
 }
 
 fn clsact_hook(prog: &Program<'_>, ifindex: u32) -> TcHook {
-    let mut builder = TcHookBuilder::new(prog.as_fd());
+    clsact_hook_with(prog.as_fd(), ifindex)
+}
+
+/// A hook at our filter's place; `fd` matters only to attach.
+fn clsact_hook_with(fd: std::os::fd::BorrowedFd<'_>, ifindex: u32) -> TcHook {
+    let mut builder = TcHookBuilder::new(fd);
     builder
         .ifindex(ifindex as i32)
         .replace(true)
@@ -138,4 +143,31 @@ fn attach_tcx(prog: &Program<'_>, ifindex: u32, pin: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Removes a decapsulation an earlier run on the bpf backend left at ingress of `ifindex`
+/// (its pinned tcx link in `dir`, or our clsact filter): another backend owns the
+/// namespace now, and the program would take the tunnel packets before it.
+pub fn sweep(dir: &Path, ifindex: u32) {
+    let pin = dir.join(LINK_PIN);
+    if let Ok(link) = Link::open(&pin) {
+        let _ = link.detach();
+        tracing::info!("removed the bpf backend's tcx link left by an earlier run");
+    }
+    let _ = std::fs::remove_file(&pin);
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        if clsact_hook_with(null.as_fd(), ifindex).detach().is_ok() {
+            tracing::info!("removed the bpf backend's tc filter left by an earlier run");
+        }
+    }
+}
+
+/// Whether the tcx link pinned in `dir` lost its interface (deleted with its namespace).
+pub fn link_is_defunct(dir: &Path) -> bool {
+    Link::open(dir.join(LINK_PIN)).is_ok_and(|link| {
+        matches!(
+            link.info().map(|i| i.info),
+            Ok(libbpf_rs::query::LinkTypeInfo::Tcx(t)) if t.ifindex == 0
+        )
+    })
 }

@@ -82,6 +82,7 @@ impl BpfPlane {
                 load(&dir)?
             }
         };
+        collect_orphans(&root.join("shisa"), &dir);
         let encap = adopt_encap(&obj, &dir)?;
         let decap_prog = if is_ethernet(ifname) {
             "nemo_decap_eth"
@@ -219,14 +220,28 @@ static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
 /// reports expected misses, such as no pinned link yet, as warnings on stderr).
 fn collect_log(_level: libbpf_rs::PrintLevel, msg: String) {
     tracing::debug!(target: "libbpf", "{}", msg.trim_end());
-    if let Ok(mut log) = LIBBPF_LOG.lock() {
-        log.push_str(&msg);
+    if COLLECTING.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Ok(mut log) = LIBBPF_LOG.lock() {
+            log.push_str(&msg);
+        }
     }
+}
+
+/// Whether a load is in progress (its messages are kept for its error).
+static COLLECTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Routes libbpf's messages through [`collect_log`] from the first use on.
+fn libbpf_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_log)));
+    });
 }
 
 /// Opens the object with its maps pinned in `dir` (reused when already there) and loads
 /// it. A program the verifier rejects fails with the verifier's log.
 fn load(dir: &Path) -> Result<Object> {
+    libbpf_logging();
     let mut open = ObjectBuilder::default()
         .open_memory(OBJECT)
         .map_err(|e| bpf_err(format!("open the bpf object: {e}")))?;
@@ -243,8 +258,9 @@ fn load(dir: &Path) -> Result<Object> {
     if let Ok(mut log) = LIBBPF_LOG.lock() {
         log.clear();
     }
-    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_log)));
+    COLLECTING.store(true, std::sync::atomic::Ordering::Relaxed);
     let loaded = open.load();
+    COLLECTING.store(false, std::sync::atomic::Ordering::Relaxed);
     loaded.map_err(|e| {
         let log = LIBBPF_LOG.lock().map(|l| l.clone()).unwrap_or_default();
         bpf_err(format!("load the bpf programs: {e}\n{}", log.trim_end()))
@@ -326,6 +342,44 @@ fn same_mount_namespace_as_init() -> bool {
     }
 }
 
+/// Removes the pins of data planes whose interface is gone (their network namespace was
+/// deleted without a clean stop): their tcx link reports no interface any more. Pins
+/// would otherwise hold the programs and maps until the next boot.
+fn collect_orphans(shisa: &Path, own: &Path) {
+    let Ok(entries) = std::fs::read_dir(shisa) else {
+        return;
+    };
+    for dir in entries.flatten().map(|e| e.path()).filter(|d| d != own) {
+        if !attach::link_is_defunct(&dir) {
+            continue;
+        }
+        for name in MAPS.iter().chain([&ENCAP_PIN, &attach::LINK_PIN]) {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        if std::fs::remove_dir(&dir).is_ok() {
+            tracing::info!(dir = %dir.display(), "removed the pins of a data plane whose interface is gone");
+        }
+    }
+}
+
+/// Removes what the bpf backend of an earlier run left in this namespace (its decapsulation
+/// at ingress of `ifindex`, its pins under `root`), for another backend that starts here.
+/// Mounts nothing: without a bpffs at `root` there are no pins to remove.
+pub fn sweep(root: &Path, ifindex: u32) {
+    libbpf_logging();
+    let Ok(id) = netns_id() else { return };
+    let dir = root.join("shisa").join(id);
+    attach::sweep(&dir, ifindex);
+    if is_bpffs(root) && dir.is_dir() {
+        for name in MAPS.iter().chain([&ENCAP_PIN]) {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        if std::fs::remove_dir(&dir).is_ok() {
+            tracing::info!(dir = %dir.display(), "removed the bpf backend's pins left by an earlier run");
+        }
+    }
+}
+
 /// The calling thread's network namespace (its nsfs inode), naming its pin directory.
 fn netns_id() -> Result<String> {
     use std::os::unix::fs::MetadataExt;
@@ -345,12 +399,12 @@ fn is_ethernet(ifname: &str) -> bool {
 /// and the program types exist) and a route can run the encapsulation program. Loads into
 /// no bpffs and attaches nothing.
 pub async fn works() -> std::result::Result<(), String> {
+    libbpf_logging();
     let obj = {
         let open = ObjectBuilder::default()
             .open_memory(OBJECT)
             .map_err(|e| format!("open the bpf object: {e}"))?;
         let _guard = LOAD.lock();
-        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_log)));
         let loaded = open.load();
         loaded.map_err(|e| format!("the kernel refused the bpf programs: {e}"))?
     };
