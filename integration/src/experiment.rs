@@ -142,7 +142,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
     writeln!(
         out,
-        "== nemo-lab: dual-stack NEMO over IPv6-only access ({} backend)",
+        "== nemo-lab: dual-stack NEMO over IPv6-only access (data-plane {})",
         lab.backend
     )?;
     lab.start_daemons()?;
