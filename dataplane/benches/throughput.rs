@@ -1,13 +1,14 @@
 //! Single-stream TCP throughput (iperf3 -J, -t 5) from host A behind the MR to host B
-//! behind the HA, end hosts at MTU 1500: plain IPv4 routing (no tunnel, same namespaces),
-//! the seg6 backend and the tun backend. The three are measured in turn, round after
-//! round, so that load from other work on the machine hits them alike; medians are
-//! reported. Run as root: `cargo bench -p dataplane`. For the tun backend it also prints the
-//! relay's packet/syscall counts (how well TSO reads and coalesced writes batch, how many ACKs
-//! cross the tunnel) and the CPU share of the relay threads, which shows the bottleneck: the
-//! MR's encapsulating thread runs a whole core, because on one machine the per-packet work of
-//! the transit router and the HA's receive path happens inside its sendmmsg(2).
-//! DATAPLANE_BENCH=plain|seg6|tun measures one path, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
+//! behind the HA, end hosts at MTU 1500: plain IPv4 routing (no tunnel, same namespaces)
+//! and every backend this kernel runs (seg6, bpf, tun; a line says which it lacks). They
+//! are measured in turn, round after round, so that load from other work on the machine
+//! hits them alike; medians are reported. Run as root: `cargo bench -p dataplane`. For the
+//! tun backend it also prints the relay's packet/syscall counts (how well TSO reads and
+//! coalesced writes batch, how many ACKs cross the tunnel) and the CPU share of the relay
+//! threads, which shows the bottleneck: the MR's encapsulating thread runs a whole core,
+//! because on one machine the per-packet work of the transit router and the HA's receive
+//! path happens inside its sendmmsg(2). DATAPLANE_BENCH=plain|seg6|bpf|tun measures one
+//! path, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
 //! DATAPLANE_WIRE=1 turns TSO/GSO off on the links between MR, router and HA, so that they
 //! carry 1500-byte frames as real links do: every path then pays the routers' per-packet
 //! work, not only the tun backend (by default veth hands TCP super-packets along whole).
@@ -146,17 +147,32 @@ fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    // DATAPLANE_BENCH=tun (or seg6) measures only that backend, e.g. for profiling.
+    // DATAPLANE_BENCH=seg6 (or bpf, tun, plain) measures only that path, e.g. for profiling.
     let only = std::env::var("DATAPLANE_BENCH").ok();
-    let paths: Vec<Path> = match only.as_deref().map(|s| (s, s.parse::<Backend>())) {
+    let wanted: Vec<Path> = match only.as_deref().map(|s| (s, s.parse::<Backend>())) {
         Some(("plain", _)) => vec![Path::Plain],
         Some((_, Ok(b))) => vec![Path::Tunnel(b)],
-        _ => vec![
-            Path::Plain,
-            Path::Tunnel(Backend::Seg6),
-            Path::Tunnel(Backend::Tun),
-        ],
+        _ => std::iter::once(Path::Plain)
+            .chain(Backend::ALL.into_iter().map(Path::Tunnel))
+            .collect(),
     };
+    // Every backend this kernel runs; a line for each one it lacks.
+    let mut paths = Vec::new();
+    for path in wanted {
+        if let Path::Tunnel(b) = path {
+            if integration::backends::unavailable(b)?.is_some() {
+                println!(
+                    "{}",
+                    integration::backends::skip_line(b, "throughput benchmark")
+                );
+                continue;
+            }
+        }
+        paths.push(path);
+    }
+    if paths.is_empty() {
+        return Ok(());
+    }
     let rounds = std::env::var("DATAPLANE_BENCH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -81,6 +81,12 @@ pub fn no_redirects(ifname: &str) -> Result<()> {
     write(&format!("net.ipv4.conf.{ifname}.send_redirects"), "0")
 }
 
+/// No IPv6 link-local address on `ifname` (set before it goes up): the TUN device would
+/// otherwise get a random one and send MLD reports and router solicitations from it.
+pub fn no_ipv6_link_local(ifname: &str) -> Result<()> {
+    write(&conf(ifname, "addr_gen_mode"), "1")
+}
+
 /// The veth pair of the oversize path (seg6 backend): no DAD and no Router Advertisements
 /// on either end; the return end forwards and does no reverse-path filtering (what comes
 /// back has the source of a host elsewhere).

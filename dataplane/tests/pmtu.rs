@@ -1,12 +1,14 @@
-//! The path MTU state of the data plane in namespaces, without the daemons: the seg6
-//! oversize path appears with a registration, follows a run-time path MTU change, and goes
-//! with teardown; the tun backend gets only the Packet Too Big rate bound. Hosts at 1500.
+//! The path MTU state of the data plane in namespaces, without the daemons, on each backend:
+//! the seg6 oversize path appears with a registration, follows a run-time path MTU change,
+//! and goes with teardown; the bpf and tun backends get only the Packet Too Big rate bound.
+//! Hosts at 1500.
 
 mod common;
 
 use anyhow::{Context, Result};
 use common::*;
 use dataplane::{Backend, HaBinding, OVERSIZE_LINK};
+use integration::backend_tests;
 use integration::Netns;
 
 const PMTU_TABLE: &str = "nemodp_pmtu";
@@ -44,8 +46,16 @@ fn ping_df(ns: &Netns, size: &str, dst: &str) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn seg6_oversize_path_life_cycle() -> Result<()> {
+/// The path MTU state a backend installs and how it follows a path MTU change: seg6 steers
+/// oversized packets through the oversize link, bpf and tun need no such link.
+fn path_mtu_state(backend: Backend) -> Result<()> {
+    match backend {
+        Backend::Seg6 => oversize_path_life_cycle(),
+        Backend::Bpf | Backend::Tun => no_oversize_link_and_a_bounded_rate(backend),
+    }
+}
+
+fn oversize_path_life_cycle() -> Result<()> {
     let t = Topology::new()?;
     t.register(Backend::Seg6, COA1)?;
     ping(&t.a, &[B4])?;
@@ -86,10 +96,11 @@ fn seg6_oversize_path_life_cycle() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn tun_backend_bounds_the_rate_and_needs_no_oversize_link() -> Result<()> {
+/// bpf and tun answer oversized packets themselves (no oversize link, no mark rules) and
+/// bound the rate of Packet Too Big.
+fn no_oversize_link_and_a_bounded_rate(backend: Backend) -> Result<()> {
     let t = Topology::new()?;
-    t.register(Backend::Tun, COA1)?;
+    t.register(backend, COA1)?;
     ping(&t.a, &[B4])?;
     let (links, rules, nft) = pmtu_state(&t.mr);
     assert!(!links.contains(OVERSIZE_LINK), "{links}");
@@ -101,8 +112,14 @@ fn tun_backend_bounds_the_rate_and_needs_no_oversize_link() -> Result<()> {
     let out = ping_df(&t.a, "1472", B4);
     assert!(out.contains("mtu = 1460"), "{out}");
     assert!(set_path_mtu(&t, 1400)?);
-    let link = t.mr.ip(&["link", "show", "nemo0"])?;
-    assert!(link.contains("mtu 1360"), "{link}");
+    if backend == Backend::Tun {
+        let link = t.mr.ip(&["link", "show", "nemo0"])?;
+        assert!(link.contains("mtu 1360"), "{link}");
+    }
+    let routes = t.mr.ip(&["route", "show", "default"])?;
+    assert!(routes.contains("mtu 1360"), "{routes}");
+    let out = ping_df(&t.a, "1432", B4);
+    assert!(out.contains("mtu = 1360"), "{out}");
     Ok(())
 }
 
@@ -193,12 +210,7 @@ fn ha_narrows_only_one_tunnel(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn seg6_ha_narrows_only_one_tunnel() -> Result<()> {
-    ha_narrows_only_one_tunnel(Backend::Seg6)
-}
-
-#[test]
-fn tun_ha_narrows_only_one_tunnel() -> Result<()> {
-    ha_narrows_only_one_tunnel(Backend::Tun)
+backend_tests! {
+    path_mtu_state: seg6_path_mtu_state, bpf_path_mtu_state, tun_path_mtu_state;
+    ha_narrows_only_one_tunnel: seg6_ha_narrows_only_one_tunnel, bpf_ha_narrows_only_one_tunnel, tun_ha_narrows_only_one_tunnel;
 }

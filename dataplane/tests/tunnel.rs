@@ -6,12 +6,10 @@ mod common;
 use anyhow::{ensure, Result};
 use common::*;
 use dataplane::Backend;
+use integration::backend_tests;
+use integration::backends::{in_kernel, tunnel_marker};
 
 fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
-    let dev = match backend {
-        Backend::Seg6 | Backend::Bpf => None,
-        Backend::Tun => Some("nemo0"),
-    };
     let mr4 = t.mr.ip(&["route", "show", "default", "proto", "168"])?;
     ensure!(
         mr4.contains(&format!("src {MR_IN4}")),
@@ -34,21 +32,22 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
         ha6.contains("2001:db8:281::/64") && ha6.contains(HOA),
         "HA IPv6 MNP and HoA: {ha6}"
     );
-    match dev {
-        Some(dev) => {
-            let link = t.mr.ip(&["link", "show", dev])?;
+    let marker = tunnel_marker(backend);
+    for out in [&mr4, &mr6, &ha4, &ha6] {
+        ensure!(
+            out.lines().all(|l| l.contains(marker)),
+            "not through the tunnel ({marker}): {out}"
+        );
+    }
+    match backend {
+        Backend::Tun => {
+            let link = t.mr.ip(&["link", "show", "nemo0"])?;
             ensure!(
                 link.contains("mtu 1460"),
                 "TUN MTU must be path MTU - 40: {link}"
             );
-            for out in [&mr4, &mr6, &ha4, &ha6] {
-                ensure!(
-                    out.lines().all(|l| l.contains(&format!("dev {dev}"))),
-                    "not via {dev}: {out}"
-                );
-            }
         }
-        None => {
+        Backend::Seg6 => {
             ensure!(
                 mr4.contains(&format!("encap seg6 mode encap.red segs 1 [ {HA} ]")),
                 "{mr4}"
@@ -81,8 +80,48 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
                 "{decap}"
             );
         }
+        Backend::Bpf => {
+            // The encapsulation program runs on routes out of the uplink / home interface;
+            // decapsulation is a tc ingress program there. No rules, no TUN device.
+            for (out, dev) in [
+                (&mr4, "up0"),
+                (&mr6, "up0"),
+                (&ha4, "home0"),
+                (&ha6, "home0"),
+            ] {
+                ensure!(
+                    out.lines().all(|l| l.contains(&format!("dev {dev}"))),
+                    "not out of {dev}: {out}"
+                );
+            }
+            for (ns, dev) in [(&t.mr, "up0"), (&t.ha, "home0")] {
+                let rules = ns.ip(&["-6", "rule"])?;
+                ensure!(
+                    !rules.contains("proto 168"),
+                    "bpf installs no rules: {rules}"
+                );
+                ensure!(
+                    rules.starts_with("0:\tfrom all lookup local"),
+                    "local rule moved: {rules}"
+                );
+                let ingress = tc_ingress(ns, dev)?;
+                ensure!(
+                    ingress.contains("bpf"),
+                    "no decapsulation program on {dev} ingress: {ingress}"
+                );
+            }
+            ensure!(
+                t.mr.ip(&["link", "show", "nemo0"]).is_err(),
+                "bpf makes no TUN device"
+            );
+        }
     }
     Ok(())
+}
+
+/// The tc ingress filters of `dev` in `ns` (the bpf backend's decapsulation program).
+fn tc_ingress(ns: &integration::Netns, dev: &str) -> Result<String> {
+    ns.run(&["tc", "filter", "show", "dev", dev, "ingress"])
 }
 
 fn traffic(t: &Topology) -> Result<()> {
@@ -121,16 +160,6 @@ fn registered_traffic(backend: Backend) -> Result<()> {
         "{nft}"
     );
     Ok(())
-}
-
-#[test]
-fn seg6_routes_pings_and_bulk_tcp() -> Result<()> {
-    registered_traffic(Backend::Seg6)
-}
-
-#[test]
-fn tun_routes_pings_and_bulk_tcp() -> Result<()> {
-    registered_traffic(Backend::Tun)
 }
 
 /// Sends, from the stranger X, an IPv4-in-IPv6 and an IPv6-in-IPv6 packet to the HA with
@@ -172,16 +201,6 @@ fn rejects_unregistered_source(backend: Backend) -> Result<()> {
         ensure!(stats.rejected >= 6, "relay rejected count {stats:?}");
     }
     Ok(())
-}
-
-#[test]
-fn seg6_rejects_unregistered_source() -> Result<()> {
-    rejects_unregistered_source(Backend::Seg6)
-}
-
-#[test]
-fn tun_rejects_unregistered_source() -> Result<()> {
-    rejects_unregistered_source(Backend::Tun)
 }
 
 /// Packets lost by a `ping -i 0.01` from A to B running while `during` runs.
@@ -252,16 +271,6 @@ fn coa_change_keeps_traffic(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn seg6_coa_change_keeps_traffic() -> Result<()> {
-    coa_change_keeps_traffic(Backend::Seg6)
-}
-
-#[test]
-fn tun_coa_change_keeps_traffic() -> Result<()> {
-    coa_change_keeps_traffic(Backend::Tun)
-}
-
 fn restart_reconciles(backend: Backend) -> Result<()> {
     let t = Topology::new()?;
     t.register(backend, COA1)?;
@@ -290,7 +299,7 @@ fn restart_reconciles(backend: Backend) -> Result<()> {
         "HA state changed:\n{}\nvs\n{ha_before}",
         our_state(&t.ha)?
     );
-    if backend == Backend::Seg6 {
+    if in_kernel(backend) {
         // Everything was found in place: nothing re-added, forwarding never stopped.
         for r in &reports {
             ensure!(
@@ -298,23 +307,16 @@ fn restart_reconciles(backend: Backend) -> Result<()> {
                 "restart changed kernel state: {r:?}"
             );
         }
-        ensure!(lost == 0, "{lost} packets lost while restarting on seg6");
+        ensure!(
+            lost == 0,
+            "{lost} packets lost while restarting on {backend}"
+        );
     }
     // A second apply of the same state is a no-op on every backend.
     let again = t.mr_node.apply_mr(Some(Topology::registration(COA1)))?;
     ensure!(!again.changed(), "repeated apply changed state: {again:?}");
     traffic(&t)?;
     Ok(())
-}
-
-#[test]
-fn seg6_restart_reconciles_without_duplicates_or_loss() -> Result<()> {
-    restart_reconciles(Backend::Seg6)
-}
-
-#[test]
-fn tun_restart_reconciles_without_duplicates() -> Result<()> {
-    restart_reconciles(Backend::Tun)
 }
 
 fn teardown_restores(backend: Backend) -> Result<()> {
@@ -372,17 +374,14 @@ fn teardown_restores(backend: Backend) -> Result<()> {
             "nft table left"
         );
     }
+    for (ns, dev) in [(&t.mr, "up0"), (&t.ha, "home0")] {
+        let ingress = tc_ingress(ns, dev)?;
+        ensure!(
+            !ingress.contains("bpf"),
+            "decapsulation program left on {dev}: {ingress}"
+        );
+    }
     Ok(())
-}
-
-#[test]
-fn seg6_teardown_restores_everything() -> Result<()> {
-    teardown_restores(Backend::Seg6)
-}
-
-#[test]
-fn tun_teardown_restores_everything() -> Result<()> {
-    teardown_restores(Backend::Tun)
 }
 
 /// What crosses the access network is plain RFC 2473: outer IPv6 from the CoA to the HA
@@ -426,33 +425,48 @@ fn wire_format_is_rfc2473(backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// `auto` picks the first backend of [`Backend::ALL`] this kernel runs; a forced backend
+/// that runs is honoured, a forced one the kernel lacks is an error naming its kernel option.
 #[test]
-fn seg6_wire_format_is_rfc2473() -> Result<()> {
-    wire_format_is_rfc2473(Backend::Seg6)
-}
-
-#[test]
-fn tun_wire_format_is_rfc2473() -> Result<()> {
-    wire_format_is_rfc2473(Backend::Tun)
-}
-
-#[test]
-fn probe_prefers_seg6_and_honours_a_forced_backend() -> Result<()> {
+fn probe_prefers_the_first_available_and_honours_a_forced_backend() -> Result<()> {
     let ns = integration::Netns::new("dpp")?;
     let node = Node::spawn(&ns)?;
-    let (auto, tun) = node.run(|rt, _| {
+    let results = node.run(|rt, _| {
         rt.block_on(async {
-            (
-                dataplane::probe(None).await.ok(),
-                dataplane::probe(Some(Backend::Tun)).await.ok(),
-            )
+            let auto = dataplane::probe(None).await.map_err(|e| e.to_string());
+            let mut forced = Vec::new();
+            for b in Backend::ALL {
+                let available = b.available().await;
+                let chosen = dataplane::probe(Some(b)).await.map_err(|e| e.to_string());
+                forced.push((b, available, chosen));
+            }
+            (auto, forced)
         })
     })?;
-    ensure!(
-        auto == Some(Backend::Seg6),
-        "probe on a seg6 kernel chose {auto:?}"
-    );
-    ensure!(tun == Some(Backend::Tun), "forced tun: {tun:?}");
+    let (auto, forced) = results;
+    let first = forced
+        .iter()
+        .find(|(_, available, _)| *available)
+        .map(|f| f.0);
+    match first {
+        Some(first) => ensure!(
+            auto.as_ref() == Ok(&first),
+            "auto chose {auto:?}, the first available is {first}"
+        ),
+        None => ensure!(auto.is_err(), "auto chose {auto:?} with nothing available"),
+    }
+    for (b, available, chosen) in &forced {
+        if *available {
+            ensure!(chosen.as_ref() == Ok(b), "forced {b}: {chosen:?}");
+        } else {
+            let err = chosen.as_ref().err().cloned().unwrap_or_default();
+            ensure!(
+                chosen.is_err() && err.contains(b.requirement()),
+                "forced {b} on a kernel without it: {chosen:?}"
+            );
+            eprintln!("forced {b}: {err}");
+        }
+    }
     let leftovers = ns.ip(&["-6", "route", "show", "table", "all", "proto", "168"])?;
     ensure!(leftovers.is_empty(), "probe left routes: {leftovers}");
     Ok(())
@@ -502,16 +516,6 @@ fn ha_binding_set_changes(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn seg6_ha_binding_set_changes() -> Result<()> {
-    ha_binding_set_changes(Backend::Seg6)
-}
-
-#[test]
-fn tun_ha_binding_set_changes() -> Result<()> {
-    ha_binding_set_changes(Backend::Tun)
-}
-
 /// The MR's signaling leaves natively while registered: a header-included raw packet
 /// (how mhsock sends BUs) from the home address and one from the CoA with a Home Address
 /// option both cross the access link unencapsulated.
@@ -546,48 +550,81 @@ fn signaling_stays_native(backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// A restart with another backend converges too, between each kernel backend and the TUN
+/// relay, both ways: kernel routes become TUN routes (seg6's decapsulation rules go and the
+/// `lookup local` rule is back at pref 0; bpf's tc programs go), and back.
 #[test]
-fn seg6_signaling_stays_native() -> Result<()> {
-    signaling_stays_native(Backend::Seg6)
+fn seg6_restart_on_another_backend_converges() -> Result<()> {
+    integration::backends::run_on(
+        Backend::Seg6,
+        concat!(
+            module_path!(),
+            "::seg6_restart_on_another_backend_converges"
+        ),
+        restart_on_another_backend_converges,
+    )
 }
 
 #[test]
-fn tun_signaling_stays_native() -> Result<()> {
-    signaling_stays_native(Backend::Tun)
+fn bpf_restart_on_another_backend_converges() -> Result<()> {
+    integration::backends::run_on(
+        Backend::Bpf,
+        concat!(module_path!(), "::bpf_restart_on_another_backend_converges"),
+        restart_on_another_backend_converges,
+    )
 }
 
-/// A restart with the other backend converges too: seg6 routes become TUN routes, the
-/// decapsulation rules go and the `lookup local` rule is back at pref 0.
-#[test]
-fn restart_on_another_backend_converges() -> Result<()> {
+fn restart_on_another_backend_converges(kernel: Backend) -> Result<()> {
     let t = Topology::new()?;
-    t.register(Backend::Seg6, COA1)?;
+    t.register(kernel, COA1)?;
     ping(&t.a, &[B4])?;
     for node in [&t.mr_node, &t.ha_node] {
         node.drop_dataplane()?;
     }
     t.register(Backend::Tun, COA1)?;
-    for ns in [&t.mr, &t.ha] {
+    for (ns, dev) in [(&t.mr, "up0"), (&t.ha, "home0")] {
         let rules = ns.ip(&["-6", "rule"])?;
         ensure!(
             rules.starts_with("0:\tfrom all lookup local"),
             "local rule not restored: {rules}"
         );
-        ensure!(!rules.contains("proto 168"), "seg6 rules left: {rules}");
+        ensure!(!rules.contains("proto 168"), "{kernel} rules left: {rules}");
         let state = our_state(ns)?;
-        ensure!(!state.contains("encap"), "seg6 routes left: {state}");
+        ensure!(!state.contains("encap"), "{kernel} routes left: {state}");
         ensure!(
             state.lines().count() == 3,
             "expected exactly the 3 TUN routes: {state}"
         );
+        let ingress = tc_ingress(ns, dev)?;
+        ensure!(
+            !ingress.contains("bpf"),
+            "{kernel} decapsulation left on {dev}: {ingress}"
+        );
+    }
+    traffic(&t)?;
+    // And back to the kernel backend: the TUN routes become kernel routes.
+    for node in [&t.mr_node, &t.ha_node] {
+        node.drop_dataplane()?;
+    }
+    t.register(kernel, COA1)?;
+    for ns in [&t.mr, &t.ha] {
+        let state = our_state(ns)?;
+        ensure!(!state.contains("nemo0"), "TUN routes left: {state}");
+        ensure!(
+            state.contains(tunnel_marker(kernel)),
+            "no {kernel} routes: {state}"
+        );
     }
     traffic(&t)?;
     t.mr_node.teardown()?;
-    let tunsrc = t.mr.ip(&["sr", "tunsrc", "show"])?;
-    ensure!(
-        tunsrc.trim() == "tunsrc addr ::",
-        "seg6 tunnel source left set: {tunsrc}"
-    );
+    t.ha_node.teardown()?;
+    if kernel == Backend::Seg6 {
+        let tunsrc = t.mr.ip(&["sr", "tunsrc", "show"])?;
+        ensure!(
+            tunsrc.trim() == "tunsrc addr ::",
+            "seg6 tunnel source left set: {tunsrc}"
+        );
+    }
     Ok(())
 }
 
@@ -631,12 +668,14 @@ fn at_home(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn seg6_at_home() -> Result<()> {
-    at_home(Backend::Seg6)
-}
-
-#[test]
-fn tun_at_home() -> Result<()> {
-    at_home(Backend::Tun)
+backend_tests! {
+    registered_traffic: seg6_routes_pings_and_bulk_tcp, bpf_routes_pings_and_bulk_tcp, tun_routes_pings_and_bulk_tcp;
+    rejects_unregistered_source: seg6_rejects_unregistered_source, bpf_rejects_unregistered_source, tun_rejects_unregistered_source;
+    coa_change_keeps_traffic: seg6_coa_change_keeps_traffic, bpf_coa_change_keeps_traffic, tun_coa_change_keeps_traffic;
+    restart_reconciles: seg6_restart_reconciles_without_duplicates, bpf_restart_reconciles_without_duplicates, tun_restart_reconciles_without_duplicates;
+    teardown_restores: seg6_teardown_restores_everything, bpf_teardown_restores_everything, tun_teardown_restores_everything;
+    wire_format_is_rfc2473: seg6_wire_format_is_rfc2473, bpf_wire_format_is_rfc2473, tun_wire_format_is_rfc2473;
+    ha_binding_set_changes: seg6_ha_binding_set_changes, bpf_ha_binding_set_changes, tun_ha_binding_set_changes;
+    signaling_stays_native: seg6_signaling_stays_native, bpf_signaling_stays_native, tun_signaling_stays_native;
+    at_home: seg6_at_home, bpf_at_home, tun_at_home;
 }

@@ -2,7 +2,8 @@
 //! the lab, with a 10 ms ping flow in each family from node A to node B. Prints the median
 //! and worst handover, split into (a) attachment to the new link -> usable CoA (babymdd's
 //! announcement) and (b) usable CoA -> first reply through the new path, and the packets
-//! lost. Figures only; not a test. `--backend tun` measures the userspace data plane.
+//! lost. Figures only; not a test. `--backend seg6|bpf|tun` measures that data plane (default
+//! auto: the first this kernel runs).
 //!
 //! With a 10 ms flow the first reply after the path is back comes 0-10 ms later (5 ms on
 //! average, more for the later of two flows): (b) includes that sampling delay.
@@ -28,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let backend = std::env::args()
         .skip_while(|a| a != "--backend")
         .nth(1)
-        .unwrap_or_else(|| "seg6".into());
+        .unwrap_or_else(|| "auto".into());
     let mut lab = Lab::build(&backend)?;
     lab.start_daemons()?;
     lab.move_mr(FOREIGN1.0)?;
@@ -49,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         );
         runs.push(h);
     }
+    let backend = lab.running.map_or(backend, |b| b.to_string());
     println!("handover over {MOVES} moves ({backend} backend; ms; clock from the attachment to the new link):");
     stats(
         "(a) attachment -> usable CoA",

@@ -3,6 +3,7 @@
 //! links under a continuous ping, and return home, where the mobile network is routed
 //! natively (no tunnel) and still reachable. Shared by `nemo-lab` and the CI test.
 
+use crate::backends::{self, Backend};
 use crate::lab::{
     self, Lab, Services, A4, A6, B4, B6, FOREIGN1, FOREIGN2, HA6, HOA, HOME, MNP4, MNP6, WAIT,
 };
@@ -44,6 +45,8 @@ impl Handover {
 
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The backend nemonetd ran on (probed for `data-plane auto`).
+    pub backend: Option<Backend>,
     pub checks: Vec<Check>,
     pub mr_tables: String,
     pub ha_tables: String,
@@ -116,9 +119,12 @@ pub fn wait_for_tunnel_routes(lab: &Lab) -> Result<()> {
     loop {
         let v4 = lab.mr.ip(&["route", "show", "default"])?;
         let ha = lab.ha.ip(&["route", "show", "10.0.0.0/24"])?;
-        // Through the tunnel (seg6 encapsulation or the TUN device), not the routes of the
-        // mobile router at home, which also carry our protocol and source.
-        let tunnel = |r: &str| r.contains("encap seg6") || r.contains("dev nemo0");
+        // Through the tunnel (seg6 or bpf encapsulation, or the TUN device), not the routes
+        // of the mobile router at home, which also carry our protocol and source.
+        let tunnel = |r: &str| match lab.running {
+            Some(b) => r.contains(backends::tunnel_marker(b)),
+            None => backends::is_tunnel_route(r),
+        };
         if v4.contains("src 10.0.0.1") && tunnel(&v4) && tunnel(&ha) {
             return Ok(());
         }
@@ -136,13 +142,24 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
     writeln!(
         out,
-        "== nemo-lab: dual-stack NEMO over IPv6-only access ({} backend)",
+        "== nemo-lab: dual-stack NEMO over IPv6-only access (data-plane {})",
         lab.backend
     )?;
     lab.start_daemons()?;
+    report.backend = lab.running;
     writeln!(
         out,
         "daemons: had, nemonetd -h on the HA; babymdd, mrd, nemonetd -m on the MR"
+    )?;
+    writeln!(
+        out,
+        "data plane: nemonetd runs the {} backend on both nodes ({})",
+        backend_name(lab),
+        if lab.backend == "auto" {
+            "probed: data-plane auto"
+        } else {
+            "forced by data-plane"
+        }
     )?;
     lab.mr_bus
         .wait_for("MD_INFO", WAIT, |v| {
@@ -352,11 +369,18 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     let failed = report.failed().len();
     writeln!(
         out,
-        "== {} of {} checks passed",
+        "== {} of {} checks passed on the {} backend",
         report.checks.len() - failed,
-        report.checks.len()
+        report.checks.len(),
+        backend_name(lab)
     )?;
     Ok(report)
+}
+
+/// The backend nemonetd runs on, for the account.
+fn backend_name(lab: &Lab) -> String {
+    lab.running
+        .map_or_else(|| format!("{} (not known)", lab.backend), |b| b.to_string())
 }
 
 /// At home the mobile network is routed natively: the HA sends its prefixes to the MR's
@@ -432,7 +456,7 @@ fn installed(ns: &crate::Netns) -> Result<Vec<String>> {
 }
 
 /// Restarts nemonetd on both nodes, then had and mrd (graceful: SIGUSR1, as `systemctl
-/// restart` does) while node A pings node B every 10 ms. On seg6 the kernel keeps
+/// restart` does) while node A pings node B every 10 ms. On seg6 and bpf the kernel keeps
 /// forwarding: no loss; on tun the relay goes with nemonetd, so the flow pauses. Either way
 /// the restarted daemons adopt what is installed: the same routes and rules, none twice.
 fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> Result<()> {
@@ -478,12 +502,13 @@ fn graceful_restart(lab: &mut Lab, report: &mut Report, out: &mut dyn Write) -> 
         after == before && unique(&after.0) && unique(&after.1),
         format!("before {before:#?}\nafter {after:#?}"),
     );
-    if lab.backend == "seg6" {
+    let backend = lab.running.unwrap_or(Backend::Tun);
+    if backends::in_kernel(backend) {
         // The request in flight when ping is stopped may count as lost.
         check(
             report,
             out,
-            "forwarding did not stop while nemonetd, had and mrd restarted (seg6)",
+            &format!("forwarding did not stop while nemonetd, had and mrd restarted ({backend})"),
             lost <= 1,
             summary,
         );

@@ -16,6 +16,7 @@
 //! its own bus directory and a `mipsock monitor --json` on it. Everything is removed when
 //! the [`Lab`] is dropped.
 
+use crate::backends::{self, Backend};
 use crate::{bins, BackgroundProcess, Monitor, Netns, Radvd, Switch};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -43,7 +44,10 @@ const AUTH_KEY: &str = "0x6e656d6f2d6c61622d6b65792d30303031";
 pub const WAIT: Duration = Duration::from_secs(15);
 
 pub struct Lab {
+    /// The backend asked for: `auto` or a backend name (the configurations' `data-plane`).
     pub backend: String,
+    /// The backend nemonetd runs on (from its log), once the daemons are started.
+    pub running: Option<Backend>,
     pub switch: Switch,
     pub rt: Netns,
     pub ha: Netns,
@@ -232,6 +236,7 @@ impl Lab {
         let ha_bus = Monitor::start(&dir.join("habus"))?;
         Ok(Lab {
             backend: backend.to_string(),
+            running: None,
             switch,
             rt,
             ha,
@@ -309,13 +314,37 @@ impl Lab {
 
     /// Starts every daemon: the HA's first, then the MR's (nemonetd before the signaling
     /// daemons, as the systemd units order them).
+    /// Also learns the backend nemonetd runs on ([`Lab::running`]).
     pub fn start_daemons(&mut self) -> Result<()> {
         self.daemon("ha", "nemonetd", &["-h", "eth0"])?;
         self.daemon("ha", "had", &["eth0"])?;
         self.daemon("mr", "nemonetd", &["-m", "mip0"])?;
         self.daemon("mr", "mrd", &["mip0"])?;
         self.daemon("mr", "babymdd", &["-h", "mip0", "eth0"])?;
+        let (mr, ha) = (
+            self.backend_of("nemonetd-mr")?,
+            self.backend_of("nemonetd-ha")?,
+        );
+        anyhow::ensure!(
+            mr == ha,
+            "nemonetd runs the {mr} backend on the MR and {ha} on the HA"
+        );
+        self.running = Some(mr);
         Ok(())
+    }
+
+    /// The backend a nemonetd (`"nemonetd-mr"`, `"nemonetd-ha"`) chose, from its log.
+    pub fn backend_of(&self, tag: &str) -> Result<Backend> {
+        let start = Instant::now();
+        loop {
+            if let Some(b) = backends::from_log(&self.log(tag)) {
+                return Ok(b);
+            }
+            if start.elapsed() > WAIT {
+                bail!("{tag} logged no backend:\n{}", self.log(tag));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The log of a daemon (`"mrd-mr"`, `"had-ha"`, `"nemonetd-mr"`, ...).

@@ -4,6 +4,7 @@
 //! drop, so a failing (panicking) test still cleans up. Names carry the process id and a
 //! counter, so tests may run in parallel without colliding.
 
+pub mod backends;
 pub mod bins;
 pub mod capture;
 pub mod experiment;

@@ -2,11 +2,13 @@
 //! backend: every check of `nemo-lab` must pass, and the routing tables must hold the
 //! entries of the paper's Fig. 7.
 
+use integration::backend_tests;
+use integration::backends::{tunnel_marker, Backend};
 use integration::experiment;
 use integration::lab::Lab;
 
-fn lab(backend: &str) {
-    let mut lab = Lab::build(backend).unwrap();
+fn lab(backend: Backend) -> anyhow::Result<()> {
+    let mut lab = Lab::build(backend.name())?;
     let mut out = Vec::new();
     let result = experiment::run(&mut lab, &mut out);
     let text = String::from_utf8_lossy(&out);
@@ -24,11 +26,7 @@ fn lab(backend: &str) {
     assert!(report.checks.len() >= 20, "{text}");
 
     // Fig. 7, HA: the IPv4 MNP, the IPv6 MNP and the home address into the tunnel.
-    let tunnel = if backend == "seg6" {
-        "encap seg6"
-    } else {
-        "dev nemo0"
-    };
+    let tunnel = tunnel_marker(backend);
     let ha_line = |dst: &str| {
         report
             .ha_tables
@@ -69,14 +67,14 @@ fn lab(backend: &str) {
         report.mr_tables
     );
     assert!(report.registration.is_some() && report.handover.is_some());
+    assert_eq!(
+        report.backend,
+        Some(backend),
+        "nemonetd ran on another backend"
+    );
+    Ok(())
 }
 
-#[test]
-fn paper_experiment_on_the_seg6_backend() {
-    lab("seg6");
-}
-
-#[test]
-fn paper_experiment_on_the_tun_backend() {
-    lab("tun");
+backend_tests! {
+    lab: seg6_paper_experiment, bpf_paper_experiment, tun_paper_experiment;
 }

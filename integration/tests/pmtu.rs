@@ -5,6 +5,8 @@
 //! the access link about a tunnel packet lowers the tunnel MTU without a restart.
 
 use anyhow::{bail, Context, Result};
+use integration::backend_tests;
+use integration::backends::Backend;
 use integration::capture::{tshark_fields, Capture};
 use integration::lab::{Lab, Services, A4, A6, B4, B6, FOREIGN1, HA6, WAIT};
 use integration::Netns;
@@ -155,8 +157,8 @@ fn mr_state(lab: &Lab) -> String {
     )
 }
 
-fn pmtu(backend: &str) -> Result<()> {
-    let mut lab = Lab::build(backend)?;
+fn pmtu(backend: Backend) -> Result<()> {
+    let mut lab = Lab::build(backend.name())?;
     // A learns the MTU from the MR's advertisements only at the end: first the errors.
     lab.a.sysctl("net.ipv6.conf.eth0.accept_ra=0")?;
     lab.start_daemons()?;
@@ -221,11 +223,11 @@ fn pmtu(backend: &str) -> Result<()> {
             .contains("mtu 1360"))
     })
     .with_context(|| mr_state(&lab))?;
-    if backend == "tun" {
+    if backend == Backend::Tun {
         let link = lab.mr.ip(&["link", "show", "nemo0"])?;
         anyhow::ensure!(link.contains("mtu 1360"), "nemo0: {link}");
     }
-    // Packet Too Big has a bounded rate on both backends (the kernel does not bound it).
+    // Packet Too Big has a bounded rate on every backend (the kernel does not bound it).
     let (_, nft) = Lab::try_run(&lab.mr, &["nft", "list", "table", "inet", "nemonetd_pmtu"]);
     anyhow::ensure!(
         nft.contains("meta length > 1360") && nft.contains("limit rate over 100/second"),
@@ -338,12 +340,6 @@ fn pmtu(backend: &str) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn pmtu_seg6() {
-    pmtu("seg6").unwrap();
-}
-
-#[test]
-fn pmtu_tun() {
-    pmtu("tun").unwrap();
+backend_tests! {
+    pmtu: seg6_pmtu, bpf_pmtu, tun_pmtu;
 }

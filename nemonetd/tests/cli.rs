@@ -6,7 +6,7 @@ use shisa_daemon::testing::{assert_fails, assert_help_mentions, run, Scratch};
 
 const NEMONETD: &str = env!("CARGO_BIN_EXE_nemonetd");
 
-const HA_CONFIG: &str = "data-plane seg6;
+const HA_CONFIG: &str = "data-plane auto;
 interface eth0 {
     prefixtable {
         2001:240:1:280::beef 2001:240:1:281::/64 explicit;
@@ -77,16 +77,19 @@ fn missing_and_broken_config() {
 #[test]
 fn home_agent_role_starts_logs_and_reloads() {
     let s = Scratch::new("nemonetd", Some(HA_CONFIG));
+    // `auto` takes the first backend this kernel runs (seg6 where it has it).
+    let first = integration::backends::auto().expect("no data-plane backend runs here");
     let mut d = s.start(NEMONETD, true, &["-f", "-h", "eth0"]);
-    d.wait_for_log("home agent data plane on eth0: backend seg6");
+    d.wait_for_log("home agent data plane on eth0: backend auto");
+    d.wait_for_log(&format!("backend {first} (probed)"));
     d.wait_for_log("static-tunnel nemo0 for 2001:240:1:280::beef: accepted and not used on Linux");
     d.wait_for_log(
         "ipv4-dummy-tunnel nemo0 169.254.0.1 169.254.0.2: accepted and not needed on Linux",
     );
-    s.write("nemonetd.conf", &HA_CONFIG.replace("seg6", "tun"));
+    s.write("nemonetd.conf", &HA_CONFIG.replace("auto", "tun"));
     d.signal(Signal::SIGHUP);
     d.wait_for_log("config change: + data-plane tun;");
-    d.wait_for_log("backend tun");
+    d.wait_for_log("home agent data plane on eth0: backend tun,");
     s.stop(&mut d);
 }
 

@@ -14,11 +14,23 @@ pub fn inner_destination(packet: &[u8]) -> Option<(IpAddr, u8)> {
             Some((IpAddr::V4(Ipv4Addr::from(d)), 4))
         }
         6 => {
+            let s: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
-            Some((IpAddr::V6(Ipv6Addr::from(d)), 41))
+            let (s, d) = (Ipv6Addr::from(s), Ipv6Addr::from(d));
+            // The device's own link chatter (MLD reports, router solicitations, anything
+            // between link-local addresses) stays off the tunnel: only one link hears it.
+            if link_scope(s) || link_scope(d) {
+                return None;
+            }
+            Some((IpAddr::V6(d), 41))
         }
         _ => None,
     }
+}
+
+/// Link-local unicast, or multicast of interface- or link-local scope.
+fn link_scope(a: Ipv6Addr) -> bool {
+    a.is_unicast_link_local() || (a.is_multicast() && a.segments()[0] & 0x000f <= 2)
 }
 
 /// Whether `payload` is the kind of packet protocol `next_header` announces.
@@ -65,6 +77,21 @@ mod tests {
         v6[39] = 1;
         assert_eq!(inner_destination(&v6), Some(("::1".parse().unwrap(), 41)));
         assert_eq!(inner_destination(&v4[..10]), None);
+        // An MLD report from the device's link-local address, and a solicitation to
+        // all-routers: link chatter, not for the tunnel.
+        let mut mld = [0u8; 40];
+        mld[0] = 0x60;
+        mld[8..24].copy_from_slice(&"fe80::1".parse::<Ipv6Addr>().unwrap().octets());
+        mld[24..40].copy_from_slice(&"ff02::16".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(inner_destination(&mld), None);
+        mld[8..24].copy_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        mld[24..40].copy_from_slice(&"ff02::2".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(inner_destination(&mld), None);
+        mld[24..40].copy_from_slice(&"ff0e::1".parse::<Ipv6Addr>().unwrap().octets());
+        assert!(
+            inner_destination(&mld).is_some(),
+            "global multicast may be tunnelled"
+        );
         assert_eq!(inner_destination(&[]), None);
         assert_eq!(inner_destination(&[0x50; 40]), None);
         assert!(payload_matches(4, &v4));

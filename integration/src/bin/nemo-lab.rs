@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 #[derive(Parser)]
 #[command(name = "nemo-lab", version)]
 struct Args {
-    /// Data-plane backend of nemonetd on both ends: seg6 (kernel) or tun (userspace).
-    #[arg(long, default_value = "seg6", value_parser = ["seg6", "tun"])]
+    /// Data-plane backend of nemonetd on both ends: auto (the first of seg6, bpf, tun this
+    /// kernel runs), seg6 or bpf (kernel forwarding) or tun (userspace relay).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "seg6", "bpf", "tun"])]
     backend: String,
     /// Keep the daemons' logs and configuration (their directory is printed).
     #[arg(long)]
@@ -30,6 +31,15 @@ fn main() -> ExitCode {
     }
     if args.keep_logs {
         std::env::set_var("NEMO_LAB_KEEP", "1");
+    }
+    // A backend this kernel lacks fails here, naming the kernel option it needs.
+    match integration::backends::resolve(&args.backend) {
+        Ok(b) if args.backend == "auto" => println!("nemo-lab: data-plane auto: {b} runs here"),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("nemo-lab: --backend {}: {e:#}", args.backend);
+            return ExitCode::from(1);
+        }
     }
     // Ctrl-C: stop at the next step; dropping the lab removes namespaces and daemons.
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
