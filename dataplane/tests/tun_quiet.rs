@@ -28,11 +28,19 @@ fn error_reaches_the_wire(t: &Topology, quoted_nh: u8) -> Result<bool> {
     let mut dump = integration::BackgroundProcess::spawn(dump, "tcpdump")?;
     let lines = dump.lines()?;
     std::thread::sleep(Duration::from_millis(700));
+    // Through an ICMPv6 raw socket, so the message takes the kernel's own output path
+    // (scapy's send() would use a packet socket, past netfilter).
     let script = format!(
-        "from scapy.all import *\n\
-         conf.verb = 0\n\
-         quoted = IPv6(src='{HA}', dst='{COA1}', nh={quoted_nh})/Raw(b'x' * 40)\n\
-         send(IPv6(src='{COA1}', dst='{HA}')/ICMPv6DestUnreach(code=4)/quoted, count=3, inter=0.05)\n"
+        "import socket, time\n\
+         from scapy.all import IPv6, Raw, raw\n\
+         quoted = raw(IPv6(src='{HA}', dst='{COA1}', nh={quoted_nh})/Raw(b'x' * 40))\n\
+         s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\n\
+         for _ in range(3):\n    \
+             try:\n        \
+                 s.sendto(bytes([1, 4, 0, 0, 0, 0, 0, 0]) + quoted, ('{HA}', 0))\n    \
+             except PermissionError:\n        \
+                 pass  # dropped on the way out (netfilter answers EPERM)\n    \
+             time.sleep(0.05)\n"
     );
     t.mr.run(&["/usr/bin/python3", "-c", &script])?;
     Ok(lines
