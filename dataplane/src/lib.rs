@@ -64,6 +64,12 @@ mod tun;
 
 pub use backend::{probe, Backend};
 pub use bpf::BpfStats;
+
+/// The bpf backend's decapsulation programs at ingress of an interface (tcx or clsact), by
+/// name: for tests and diagnostics.
+pub fn bpf_ingress_programs(ifname: &str) -> Result<Vec<String>, Error> {
+    Ok(bpf::ingress_programs(netlink::Netlink::ifindex(ifname)?))
+}
 pub use dataplane::{ApplyReport, DataPlane};
 pub use error::Error;
 pub use model::{HaBinding, HaConfig, HomeRouter, MrConfig, MrRegistration, Role, TunnelSettings};

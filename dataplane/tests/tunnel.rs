@@ -104,9 +104,9 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
                     rules.starts_with("0:\tfrom all lookup local"),
                     "local rule moved: {rules}"
                 );
-                let ingress = tc_ingress(ns, dev)?;
+                let ingress = tc_ingress(t, dev)?;
                 ensure!(
-                    ingress.contains("bpf"),
+                    ingress.contains("nemo_decap"),
                     "no decapsulation program on {dev} ingress: {ingress}"
                 );
             }
@@ -119,9 +119,13 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
     Ok(())
 }
 
-/// The tc ingress filters of `dev` in `ns` (the bpf backend's decapsulation program).
-fn tc_ingress(ns: &integration::Netns, dev: &str) -> Result<String> {
-    ns.run(&["tc", "filter", "show", "dev", dev, "ingress"])
+/// The bpf backend's programs at ingress of `dev` (the MR's `up0` or the HA's `home0`):
+/// tcx programs and clsact filters, by name (`tc filter show` does not list tcx).
+fn tc_ingress(t: &Topology, dev: &str) -> Result<String> {
+    let node = if dev == "up0" { &t.mr_node } else { &t.ha_node };
+    let dev = dev.to_string();
+    let names = node.run(move |_, _| dataplane::bpf_ingress_programs(&dev))??;
+    Ok(names.join(" "))
 }
 
 fn traffic(t: &Topology) -> Result<()> {
@@ -374,10 +378,10 @@ fn teardown_restores(backend: Backend) -> Result<()> {
             "nft table left"
         );
     }
-    for (ns, dev) in [(&t.mr, "up0"), (&t.ha, "home0")] {
-        let ingress = tc_ingress(ns, dev)?;
+    for dev in ["up0", "home0"] {
+        let ingress = tc_ingress(&t, dev)?;
         ensure!(
-            !ingress.contains("bpf"),
+            !ingress.contains("nemo_decap"),
             "decapsulation program left on {dev}: {ingress}"
         );
     }
@@ -595,9 +599,9 @@ fn restart_on_another_backend_converges(kernel: Backend) -> Result<()> {
             state.lines().count() == 3,
             "expected exactly the 3 TUN routes: {state}"
         );
-        let ingress = tc_ingress(ns, dev)?;
+        let ingress = tc_ingress(&t, dev)?;
         ensure!(
-            !ingress.contains("bpf"),
+            !ingress.contains("nemo_decap"),
             "{kernel} decapsulation left on {dev}: {ingress}"
         );
     }

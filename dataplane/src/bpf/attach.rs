@@ -171,3 +171,40 @@ pub fn link_is_defunct(dir: &Path) -> bool {
         )
     })
 }
+
+/// The names of the programs at ingress of `ifindex` that this backend attaches: tcx
+/// programs, and the program of our clsact filter.
+pub fn ingress_programs(ifindex: u32) -> Vec<String> {
+    let mut ids = [0u32; 16];
+    let mut opts = libbpf_rs::libbpf_sys::bpf_prog_query_opts {
+        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_prog_query_opts>() as _,
+        prog_ids: ids.as_mut_ptr(),
+        ..Default::default()
+    };
+    opts.__bindgen_anon_1.count = ids.len() as u32;
+    // SAFETY: `opts` is a valid bpf_prog_query_opts whose prog_ids points to `count` u32s.
+    let ret = unsafe {
+        libbpf_rs::libbpf_sys::bpf_prog_query_opts(
+            ifindex as i32,
+            libbpf_rs::libbpf_sys::BPF_TCX_INGRESS,
+            &mut opts,
+        )
+    };
+    // SAFETY: the kernel wrote the count of ids it returned (<= the buffer's).
+    let count = if ret == 0 {
+        unsafe { opts.__bindgen_anon_1.count }.min(ids.len() as u32) as usize
+    } else {
+        0
+    };
+    let mut progs: Vec<u32> = ids[..count].to_vec();
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        if let Ok(id) = clsact_hook_with(null.as_fd(), ifindex).query() {
+            progs.push(id);
+        }
+    }
+    progs
+        .into_iter()
+        .filter_map(|id| libbpf_rs::ProgramHandle::from_prog_id(id).ok())
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect()
+}

@@ -29,6 +29,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use attach::ingress_programs;
 pub use route::BpfProg;
 
 /// The compiled programs (bpf/nemo.bpf.c).
