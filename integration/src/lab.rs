@@ -17,6 +17,7 @@
 //! the [`Lab`] is dropped.
 
 use crate::backends::{self, Backend};
+use crate::netns::host;
 use crate::{bins, BackgroundProcess, Monitor, Netns, Radvd, Switch};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -61,8 +62,37 @@ pub struct Lab {
     pub ha_bus: Monitor,
     /// The bridge the MR's uplink is on.
     pub mr_link: &'static str,
+    /// The bpffs the nemonetds pin into (bpf backend): mounted here, in the host's mount
+    /// namespace, because `ip netns exec` hides the host's /sys/fs/bpf and a bpffs a daemon
+    /// mounted itself would go with the daemon (no adoption after `kill -9`).
+    _bpffs: Option<Bpffs>,
     /// Last field: fields drop in order, so the files go after the monitors reading them.
     _files: RemoveOnDrop,
+}
+
+/// A bpffs mounted for the lab's lifetime.
+struct Bpffs(PathBuf);
+
+impl Bpffs {
+    fn mount(at: &Path) -> Option<Self> {
+        std::fs::create_dir_all(at).ok()?;
+        let at_str = at.to_str()?;
+        match host(&["mount", "-t", "bpf", "bpf", at_str]) {
+            Ok(_) => Some(Self(at.to_path_buf())),
+            Err(e) => {
+                eprintln!("no bpffs for the lab ({e}): nemonetd uses its default");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.to_str() {
+            let _ = host(&["umount", p]);
+        }
+    }
 }
 
 /// Removes the lab's directory (unless `NEMO_LAB_KEEP` is set).
@@ -76,11 +106,19 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-fn mrd_conf(backend: &str) -> String {
+/// `bpf-directory` when the lab mounted one.
+fn bpf_directory(bpffs: Option<&Path>) -> String {
+    bpffs.map_or_else(String::new, |p| {
+        format!("bpf-directory \"{}\";\n", p.display())
+    })
+}
+
+fn mrd_conf(backend: &str, bpffs: Option<&Path>) -> String {
     format!(
         "# The mobile router of the lab (paper Fig. 5/6 numbers).\n\
          ipv4-mnp-encoding rfc5555;\n\
          data-plane {backend};\n\
+         {}\
          auth-database \"auth.db\";\n\
          interface mip0 {{\n\
          \x20   home-agent-address {HA6};\n\
@@ -96,14 +134,16 @@ fn mrd_conf(backend: &str) -> String {
          # Accepted for SHISA compatibility; Linux tunnels are unnumbered.\n\
          ipv4-dummy-tunnel {{\n\
          \x20   nemo0 169.254.0.1 169.254.0.2;\n\
-         }};\n"
+         }};\n",
+        bpf_directory(bpffs)
     )
 }
 
-fn had_conf(backend: &str) -> String {
+fn had_conf(backend: &str, bpffs: Option<&Path>) -> String {
     format!(
         "# The home agent of the lab.\n\
          data-plane {backend};\n\
+         {}\
          interface eth0 {{\n\
          \x20   home-prefix 2001:240:1:280::/64;\n\
          \x20   max-binding-lifetime 600;\n\
@@ -112,7 +152,8 @@ fn had_conf(backend: &str) -> String {
          \x20       {HOA} {MNP6} explicit;\n\
          \x20       {HOA} {MNP4} explicit;\n\
          \x20   }};\n\
-         }};\n"
+         }};\n",
+        bpf_directory(bpffs)
     )
 }
 
@@ -226,8 +267,10 @@ impl Lab {
         let dir = std::env::temp_dir().join(format!("nemo-lab-{}", mr.name()));
         std::fs::create_dir_all(dir.join("mrbus"))?;
         std::fs::create_dir_all(dir.join("habus"))?;
-        std::fs::write(dir.join("mrd.conf"), mrd_conf(backend))?;
-        std::fs::write(dir.join("had.conf"), had_conf(backend))?;
+        let bpffs = Bpffs::mount(&dir.join("bpf"));
+        let bpf_dir = bpffs.as_ref().map(|b| b.0.as_path());
+        std::fs::write(dir.join("mrd.conf"), mrd_conf(backend, bpf_dir))?;
+        std::fs::write(dir.join("had.conf"), had_conf(backend, bpf_dir))?;
         std::fs::write(
             dir.join("auth.db"),
             format!("# lab key\n{HOA} 1000 {AUTH_KEY}\n"),
@@ -249,6 +292,7 @@ impl Lab {
             mr_bus,
             ha_bus,
             mr_link: HOME.0,
+            _bpffs: bpffs,
             _files: RemoveOnDrop(dir),
         })
     }
