@@ -53,29 +53,7 @@ pub struct DataPlane {
     /// HA: path MTUs lowered by Packet Too Big, per care-of address (the others use the
     /// configured one). An MR has one peer and lowers its whole tunnel instead.
     peer_path_mtu: BTreeMap<Ipv6Addr, u32>,
-    unreachables: PerSecond,
-}
-
-/// A budget of messages per one-second window.
-#[derive(Debug, Default)]
-struct PerSecond {
-    window: Option<std::time::Instant>,
-    used: u32,
-}
-
-impl PerSecond {
-    fn allow(&mut self, limit: u32) -> bool {
-        let now = std::time::Instant::now();
-        if self
-            .window
-            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
-        {
-            self.window = Some(now);
-            self.used = 0;
-        }
-        self.used += 1;
-        self.used <= limit
-    }
+    unreachables: ratelimit::PerSecond,
 }
 
 /// Relayed unreachables a second at most: the kernel limits its own ICMP errors, but not
@@ -130,7 +108,7 @@ impl DataPlane {
             oversize: None,
             applied: None,
             peer_path_mtu: BTreeMap::new(),
-            unreachables: PerSecond::default(),
+            unreachables: ratelimit::PerSecond::default(),
         })
     }
 
@@ -316,9 +294,10 @@ impl DataPlane {
     /// A Destination Unreachable or Time Exceeded from the access network about one of our
     /// tunnel packets (RFC 2473 section 8.1): the inner sender is told its destination is
     /// unreachable (ICMPv4 host / ICMPv6 address unreachable), at most
-    /// [`UNREACHABLE_PER_SECOND`] a second. True when relayed. The binding stays: the
-    /// registration's own refreshes decide whether the peer is gone.
-    pub fn outer_unreachable(&mut self, e: &OuterUnreachable) -> bool {
+    /// [`UNREACHABLE_PER_SECOND`] a second (`now`: when the message came). True when
+    /// relayed. The binding stays: the registration's own refreshes decide whether the peer
+    /// is gone.
+    pub fn outer_unreachable(&mut self, e: &OuterUnreachable, now: std::time::Instant) -> bool {
         if !self.is_our_tunnel(e.outer_src, e.outer_dst) {
             tracing::debug!(src = %e.outer_src, dst = %e.outer_dst, "unreachable about no tunnel of ours");
             return false;
@@ -326,7 +305,7 @@ impl DataPlane {
         let Some((dst, msg)) = icmp::unreachable_for_inner(&e.inner) else {
             return false;
         };
-        if !self.unreachables.allow(UNREACHABLE_PER_SECOND) {
+        if !self.unreachables.allow(now, UNREACHABLE_PER_SECOND) {
             return false;
         }
         match socket::send_error(dst, &msg) {
@@ -443,22 +422,5 @@ impl DataPlane {
             tracing::info!(role = self.role.name(), ?report, "data plane updated");
         }
         Ok(report)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_is_per_second() {
-        let mut limit = PerSecond::default();
-        let allowed = (0..250).filter(|_| limit.allow(100)).count();
-        assert_eq!(allowed, 100);
-        // A window that started over a second ago is a new budget.
-        limit.window = limit
-            .window
-            .map(|w| w - std::time::Duration::from_millis(1001));
-        assert!(limit.allow(100));
     }
 }

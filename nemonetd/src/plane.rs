@@ -157,7 +157,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                 }
                 Ok(dataplane::OuterError::Unreachable(u)) => {
                     if let Some((_, dp)) = plane.dp.as_mut() {
-                        dp.outer_unreachable(&u);
+                        dp.outer_unreachable(&u, Instant::now());
                     }
                 }
                 Err(e) => tracing::warn!("ICMPv6 error socket: {e}"),
