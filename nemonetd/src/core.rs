@@ -326,7 +326,12 @@ impl Core {
         match (&mut self.desired, body) {
             (Desired::Mr(reg), Body::MdInfo(md)) => match md.command {
                 MdCommand::DeregHome => {
-                    let ha = self.settings.home_agent.or(reg.as_ref().map(|r| r.ha));
+                    // A repeated report (after the registration ended) keeps the HA known.
+                    let ha = self
+                        .settings
+                        .home_agent
+                        .or(reg.as_ref().map(|r| r.ha))
+                        .or(self.home.and_then(|(_, ha)| ha));
                     let was = self.home;
                     self.home = Some((md.ifindex, ha));
                     // Applied once the registration has ended (BUL_REMOVE).
@@ -522,5 +527,548 @@ impl Core {
             actions.extend(self.apply_now());
         }
         actions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each test names the decision it covers (`// decision N`); the report counts them.
+    use super::*;
+    use mobsock::{
+        BcEntry, BcRemove, BulEntry, BulRemove, DumpReply, MdInfo, RemoveReason, Sender,
+    };
+
+    const CONFIGURED: u32 = 1460;
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    fn settings(role: Role) -> Settings {
+        Settings {
+            role,
+            has_tunnel_source: true,
+            home_agent: None,
+            table_home: BTreeMap::new(),
+            tunnel_mtu: CONFIGURED,
+        }
+    }
+
+    fn mr() -> Core {
+        Core::new(settings(Role::MobileRouter))
+    }
+
+    fn ha() -> Core {
+        Core::new(settings(Role::HomeAgent))
+    }
+
+    fn bul(coa: &str) -> BulEntry {
+        BulEntry {
+            hoa: a("2001:db8:280::beef"),
+            coa: a(coa),
+            ha: a("2001:db8:280::1"),
+            lifetime: 60,
+            mnp6: vec!["2001:db8:281::/64".parse().unwrap()],
+            mnp4: vec!["10.0.0.0/24".parse().unwrap()],
+            flags: 0,
+        }
+    }
+
+    fn reg(coa: &str) -> MrRegistration {
+        let e = bul(coa);
+        MrRegistration {
+            hoa: e.hoa,
+            coa: e.coa,
+            ha: e.ha,
+            mnp6: e.mnp6,
+            mnp4: e.mnp4,
+        }
+    }
+
+    fn bc(hoa: &str, coa: &str) -> BcEntry {
+        BcEntry {
+            hoa: a(hoa),
+            coa: a(coa),
+            lifetime: 60,
+            mnp6: vec![],
+            mnp4: vec!["10.0.0.0/24".parse().unwrap()],
+            ha: None,
+            bu_seq: None,
+            flags: 0,
+        }
+    }
+
+    fn binding(hoa: &str, coa: &str) -> HaBinding {
+        let e = bc(hoa, coa);
+        HaBinding {
+            hoa: e.hoa,
+            coa: e.coa,
+            mnp6: e.mnp6,
+            mnp4: e.mnp4,
+        }
+    }
+
+    fn home(hoa: &str) -> HomeRouter {
+        HomeRouter {
+            hoa: a(hoa),
+            mnp6: vec![],
+            mnp4: vec!["10.0.0.0/24".parse().unwrap()],
+        }
+    }
+
+    fn md(command: MdCommand, coa: Option<&str>, ifindex: Option<u32>) -> Body {
+        Body::MdInfo(MdInfo {
+            command,
+            hint: None,
+            coa: coa.map(a),
+            ifindex,
+        })
+    }
+
+    fn dump(bul: Vec<BulEntry>, bc: Vec<BcEntry>) -> DumpResult {
+        let mut d = DumpResult::default();
+        d.replies.insert(
+            Sender {
+                name: "owner".into(),
+                pid: 1,
+            },
+            vec![DumpReply {
+                request_id: 1,
+                bc,
+                bul,
+                done: true,
+            }],
+        );
+        d
+    }
+
+    fn ha_target(bindings: Vec<HaBinding>, at_home: Vec<HomeRouter>) -> Action {
+        Action::Apply(Target::Ha { bindings, at_home })
+    }
+
+    #[test]
+    fn start_and_gaps_ask_the_owner_for_a_dump() {
+        // decision 1: start asks mrd (BUL) / had (BC) for its state
+        assert_eq!(mr().start(), vec![Action::RequestDump(DumpWhat::Bul)]);
+        assert_eq!(ha().start(), vec![Action::RequestDump(DumpWhat::Bc)]);
+        // decision 2: lost bus messages: the state as a whole again
+        assert_eq!(mr().gap(), vec![Action::RequestDump(DumpWhat::Bul)]);
+    }
+
+    #[test]
+    fn an_unanswered_dump_keeps_what_is_installed() {
+        // decision 3: nobody answered (owner restarting): no apply, no retry
+        let t0 = Instant::now();
+        let mut c = mr();
+        c.start();
+        assert!(c.dump_answered(&DumpResult::default(), t0).is_empty());
+        assert_eq!(c.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_dump_is_applied_as_a_whole() {
+        // decision 4: MR: the dumped registration is the target
+        let t0 = Instant::now();
+        let mut c = mr();
+        c.start();
+        assert_eq!(
+            c.dump_answered(&dump(vec![bul("2001:db8:200::5")], vec![]), t0),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
+        );
+        // decision 5: an answered dump without a registration removes the tunnel
+        assert_eq!(
+            c.dump_answered(&dump(vec![], vec![]), t0),
+            vec![Action::Apply(Target::MrNone)]
+        );
+        // decision 6: HA: the dumped Binding Cache replaces what it had
+        let mut c = ha();
+        c.bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a")));
+        assert_eq!(
+            c.dump_answered(
+                &dump(vec![], vec![bc("2001:db8:280::b", "2001:db8:200::b")]),
+                t0
+            ),
+            vec![ha_target(
+                vec![binding("2001:db8:280::b", "2001:db8:200::b")],
+                vec![]
+            )]
+        );
+    }
+
+    #[test]
+    fn a_failed_dump_is_retried_with_back_off() {
+        // decision 7: a dump that fails is asked again after a back-off that doubles
+        let t0 = Instant::now();
+        let mut c = ha();
+        c.start();
+        assert!(c.dump_failed("bus closed", t0).is_empty());
+        assert_eq!(c.next_deadline(), Some(t0 + RETRY_FIRST));
+        assert!(c.tick(t0 + RETRY_FIRST / 2).is_empty());
+        assert_eq!(
+            c.tick(t0 + RETRY_FIRST),
+            vec![Action::RequestDump(DumpWhat::Bc)]
+        );
+        let t1 = t0 + RETRY_FIRST;
+        c.dump_failed("bus closed", t1);
+        assert_eq!(c.next_deadline(), Some(t1 + RETRY_FIRST * 2));
+        c.dump_answered(&DumpResult::default(), t1);
+        assert_eq!(c.next_deadline(), None, "answered: no more retries");
+    }
+
+    #[test]
+    fn mr_registration_events() {
+        let mut c = mr();
+        // decision 8: BUL_ADD applies the registration
+        let add = Body::BulAdd(bul("2001:db8:200::5"));
+        assert_eq!(
+            c.bus_message(&add),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
+        );
+        // decision 9: the same registration again changes nothing
+        assert!(c.bus_message(&add).is_empty());
+        // decision 10: a new care-of address is applied (a refresh from another CoA)
+        assert_eq!(
+            c.bus_message(&Body::BulAdd(bul("2001:db8:201::5"))),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:201::5")))]
+        );
+        // decision 11: BUL_REMOVE removes the tunnel
+        let remove = Body::BulRemove(BulRemove {
+            hoa: a("2001:db8:280::beef"),
+            ha: None,
+            reason: RemoveReason::Expired,
+        });
+        assert_eq!(c.bus_message(&remove), vec![Action::Apply(Target::MrNone)]);
+        // decision 12: removing what is not there changes nothing; a flush neither
+        assert!(c.bus_message(&remove).is_empty());
+        assert!(c.bus_message(&Body::BulFlush).is_empty());
+        // decision 13: messages of the other role are not ours
+        assert!(c
+            .bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a")))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_new_care_of_address_presets_the_tunnel_source() {
+        // decision 14: MD REREG with a CoA on a backend with a tunnel source: preset it
+        let mut c = mr();
+        assert_eq!(
+            c.bus_message(&md(MdCommand::Rereg, Some("2001:db8:200::5"), Some(2))),
+            vec![Action::PresetTunnelSource(a("2001:db8:200::5"))]
+        );
+        // decision 15: not on a backend without one
+        let mut c = Core::new(Settings {
+            has_tunnel_source: false,
+            ..settings(Role::MobileRouter)
+        });
+        assert!(c
+            .bus_message(&md(MdCommand::Rereg, Some("2001:db8:200::5"), Some(2)))
+            .is_empty());
+    }
+
+    #[test]
+    fn mr_at_home() {
+        let mut c = mr();
+        c.bus_message(&Body::BulAdd(bul("2001:db8:200::5")));
+        // decision 16: DEREGHOME while registered: nothing until the registration ends
+        assert!(c
+            .bus_message(&md(MdCommand::DeregHome, None, Some(3)))
+            .is_empty());
+        // decision 17: then the home routes, IPv4 to the last registration's HA
+        let remove = Body::BulRemove(BulRemove {
+            hoa: a("2001:db8:280::beef"),
+            ha: None,
+            reason: RemoveReason::Deregistered,
+        });
+        assert_eq!(
+            c.bus_message(&remove),
+            vec![Action::Apply(Target::MrHome {
+                ifindex: Some(3),
+                ha: Some(a("2001:db8:280::1"))
+            })]
+        );
+        // decision 18: the same report again changes nothing (and keeps the HA)
+        assert!(c
+            .bus_message(&md(MdCommand::DeregHome, None, Some(3)))
+            .is_empty());
+        // decision 19: leaving home (REREG) unregistered: no tunnel, no home routes
+        assert_eq!(
+            c.bus_message(&md(MdCommand::Rereg, None, Some(2))),
+            vec![Action::Apply(Target::MrNone)]
+        );
+        // decision 20: home-agent-address wins over the last registration's HA; at home
+        // before any registration the home routes come at once
+        let mut c = Core::new(Settings {
+            home_agent: Some(a("2001:db8:280::99")),
+            ..settings(Role::MobileRouter)
+        });
+        assert_eq!(
+            c.bus_message(&md(MdCommand::DeregHome, None, Some(4))),
+            vec![Action::Apply(Target::MrHome {
+                ifindex: Some(4),
+                ha: Some(a("2001:db8:280::99"))
+            })]
+        );
+        // decision 21: a registration ends being at home
+        assert_eq!(
+            c.bus_message(&Body::BulAdd(bul("2001:db8:200::5"))),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
+        );
+        assert_eq!(c.target(), Target::MrRegistered(reg("2001:db8:200::5")));
+    }
+
+    #[test]
+    fn ha_registration_events_and_home() {
+        let mut c = Core::new(Settings {
+            table_home: [(a("2001:db8:280::c"), home("2001:db8:280::c"))].into(),
+            ..settings(Role::HomeAgent)
+        });
+        let b = binding("2001:db8:280::a", "2001:db8:200::a");
+        // decision 22: BC_ADD applies all bindings; a prefixtable router without a binding
+        // is at home
+        assert_eq!(
+            c.bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a"))),
+            vec![ha_target(vec![b.clone()], vec![home("2001:db8:280::c")])]
+        );
+        // decision 23: the same binding again changes nothing
+        assert!(c
+            .bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a")))
+            .is_empty());
+        // decision 24: a prefixtable router with a binding is not at home
+        let c_bound = binding("2001:db8:280::c", "2001:db8:200::c");
+        assert_eq!(
+            c.bus_message(&Body::BcAdd(bc("2001:db8:280::c", "2001:db8:200::c"))),
+            vec![ha_target(vec![b.clone(), c_bound], vec![])]
+        );
+        // decision 25: deregistered from its home address: at home on the home link
+        let dereg_home = Body::BcRemove(BcRemove {
+            hoa: a("2001:db8:280::a"),
+            coa: Some(a("2001:db8:280::a")),
+            reason: RemoveReason::Deregistered,
+        });
+        let after = c.bus_message(&dereg_home);
+        assert_eq!(
+            after,
+            vec![ha_target(
+                vec![binding("2001:db8:280::c", "2001:db8:200::c")],
+                vec![home("2001:db8:280::a")]
+            )]
+        );
+        // decision 26: registering again leaves home
+        assert_eq!(
+            c.bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a"))),
+            vec![ha_target(
+                vec![b, binding("2001:db8:280::c", "2001:db8:200::c")],
+                vec![]
+            )]
+        );
+        // decision 27: an expiry is not a return home
+        let expired = Body::BcRemove(BcRemove {
+            hoa: a("2001:db8:280::a"),
+            coa: Some(a("2001:db8:200::a")),
+            reason: RemoveReason::Expired,
+        });
+        assert_eq!(
+            c.bus_message(&expired),
+            vec![ha_target(
+                vec![binding("2001:db8:280::c", "2001:db8:200::c")],
+                vec![]
+            )]
+        );
+        // decision 28: a flush removes every binding (the table's routers are home again)
+        assert_eq!(
+            c.bus_message(&Body::BcFlush),
+            vec![ha_target(vec![], vec![home("2001:db8:280::c")])]
+        );
+        assert!(c.bus_message(&Body::BcFlush).is_empty());
+    }
+
+    #[test]
+    fn had_restarting_is_a_resync_and_mrd_restarting_is_not() {
+        let started = Body::NodeTypeInfo(NodeTypeInfo {
+            node_type: NodeType::HomeAgent,
+            enabled: true,
+        });
+        // decision 29: had announcing its start: take its state as a whole
+        assert_eq!(
+            ha().bus_message(&started),
+            vec![Action::RequestDump(DumpWhat::Bc)]
+        );
+        // decision 30: on an MR that is nothing (the tunnel stays while mrd registers again)
+        assert!(mr().bus_message(&started).is_empty());
+        let disabled = Body::NodeTypeInfo(NodeTypeInfo {
+            node_type: NodeType::HomeAgent,
+            enabled: false,
+        });
+        assert!(ha().bus_message(&disabled).is_empty());
+    }
+
+    #[test]
+    fn a_restarted_ha_keeps_routing_the_routers_it_finds_at_home() {
+        let mut c = ha();
+        c.bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a")));
+        // decision 31: home routes found in place join the target; a bound router's do not
+        assert!(c.home_routers_found(vec![home("2001:db8:280::d"), home("2001:db8:280::a")]));
+        assert_eq!(
+            c.target(),
+            Target::Ha {
+                bindings: vec![binding("2001:db8:280::a", "2001:db8:200::a")],
+                at_home: vec![home("2001:db8:280::d")]
+            }
+        );
+        assert!(
+            !c.home_routers_found(vec![home("2001:db8:280::d")]),
+            "known"
+        );
+        // decision 32: not on an MR
+        assert!(!mr().home_routers_found(vec![home("2001:db8:280::d")]));
+    }
+
+    #[test]
+    fn a_failed_apply_is_retried_until_it_succeeds() {
+        let t0 = Instant::now();
+        let mut c = mr();
+        let want = vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))];
+        assert_eq!(c.bus_message(&Body::BulAdd(bul("2001:db8:200::5"))), want);
+        // decision 33: a failure: diverged since then, the same target again after 100 ms
+        c.apply_failed("Invalid argument", t0);
+        assert_eq!(c.diverged_since(), Some(t0));
+        assert_eq!(c.next_deadline(), Some(t0 + RETRY_FIRST));
+        assert!(c.tick(t0).is_empty(), "not yet");
+        let mut t = t0 + RETRY_FIRST;
+        assert_eq!(c.tick(t), want);
+        // decision 34: each further failure doubles the wait, up to RETRY_MAX
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            c.apply_failed("Invalid argument", t);
+            let next = c.next_deadline().unwrap();
+            waits.push(next - t);
+            t = next;
+            assert_eq!(c.tick(t), want);
+        }
+        assert_eq!(waits[0], RETRY_FIRST * 2);
+        assert_eq!(waits[1], RETRY_FIRST * 4);
+        assert_eq!(*waits.last().unwrap(), RETRY_MAX);
+        assert!(waits.iter().all(|w| *w <= RETRY_MAX));
+        assert_eq!(
+            c.diverged_since(),
+            Some(t0),
+            "diverged since the first failure"
+        );
+        // decision 35: success ends it: converged, no retry left
+        c.apply_succeeded(t);
+        assert_eq!(c.diverged_since(), None);
+        assert_eq!(c.next_deadline(), None);
+        assert!(c.tick(t + RETRY_MAX).is_empty());
+        // decision 36: a later failure starts again from the first wait
+        c.apply_failed("No buffer space available", t);
+        assert_eq!(c.next_deadline(), Some(t + RETRY_FIRST));
+    }
+
+    #[test]
+    fn a_new_event_overtakes_a_pending_retry_with_the_new_target() {
+        let t0 = Instant::now();
+        let mut c = mr();
+        c.bus_message(&Body::BulAdd(bul("2001:db8:200::5")));
+        c.apply_failed("No buffer space available", t0);
+        // decision 37: a registration event while diverged: applied now, the retry with it
+        assert_eq!(
+            c.bus_message(&Body::BulAdd(bul("2001:db8:201::5"))),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:201::5")))]
+        );
+        assert_eq!(c.next_deadline(), None, "the retry was overtaken");
+        assert_eq!(
+            c.diverged_since(),
+            Some(t0),
+            "still diverged until a success"
+        );
+        // decision 38: a failed path MTU restore is retried as a whole apply
+        c.apply_failed("restoring the path MTU: Invalid argument", t0);
+        assert_eq!(
+            c.tick(t0 + RETRY_FIRST * 2),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:201::5")))]
+        );
+    }
+
+    #[test]
+    fn mr_path_mtu_is_restored_after_ten_minutes() {
+        let t0 = Instant::now();
+        let mut c = mr();
+        c.bus_message(&Body::BulAdd(bul("2001:db8:200::5")));
+        // decision 39: a Packet Too Big lowered the MTU: restore it after 10 minutes
+        c.path_mtu_lowered(a("2001:db8:280::1"), 1400, t0);
+        assert_eq!(c.next_deadline(), Some(t0 + PMTU_RAISE_AFTER));
+        assert!(c.tick(t0 + PMTU_RAISE_AFTER / 2).is_empty());
+        assert_eq!(
+            c.tick(t0 + PMTU_RAISE_AFTER),
+            vec![Action::RestorePathMtu(None)]
+        );
+        assert_eq!(c.next_deadline(), None, "once");
+        // decision 40: a Packet Too Big at or above the configured MTU sets no timer
+        c.path_mtu_lowered(a("2001:db8:280::1"), CONFIGURED, t0);
+        assert_eq!(c.next_deadline(), None);
+        // decision 41: a new care-of address is a new path: the timer goes with the old one
+        c.path_mtu_lowered(a("2001:db8:280::1"), 1400, t0);
+        c.bus_message(&Body::BulAdd(bul("2001:db8:201::5")));
+        assert_eq!(c.next_deadline(), None);
+        // decision 42: a refresh from the same care-of address keeps it
+        c.path_mtu_lowered(a("2001:db8:280::1"), 1400, t0);
+        let mut refresh = bul("2001:db8:201::5");
+        refresh.lifetime = 30;
+        c.bus_message(&Body::BulAdd(refresh));
+        assert_eq!(c.next_deadline(), Some(t0 + PMTU_RAISE_AFTER));
+    }
+
+    #[test]
+    fn ha_path_mtu_is_per_mobile_router() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(60);
+        let mut c = ha();
+        c.bus_message(&Body::BcAdd(bc("2001:db8:280::a", "2001:db8:200::a")));
+        c.bus_message(&Body::BcAdd(bc("2001:db8:280::b", "2001:db8:200::b")));
+        // decision 43: each care-of address has its own restore time
+        c.path_mtu_lowered(a("2001:db8:200::a"), 1400, t0);
+        c.path_mtu_lowered(a("2001:db8:200::b"), 1300, t1);
+        assert_eq!(c.next_deadline(), Some(t0 + PMTU_RAISE_AFTER));
+        assert_eq!(
+            c.tick(t0 + PMTU_RAISE_AFTER),
+            vec![Action::RestorePathMtu(Some(a("2001:db8:200::a")))]
+        );
+        assert_eq!(c.next_deadline(), Some(t1 + PMTU_RAISE_AFTER));
+        // decision 44: a binding that moves takes its lowered MTU (and timer) with it
+        c.bus_message(&Body::BcAdd(bc("2001:db8:280::b", "2001:db8:200::bb")));
+        assert_eq!(c.next_deadline(), None);
+        // decision 45: so does one that ends, and a flush
+        c.path_mtu_lowered(a("2001:db8:200::a"), 1400, t1);
+        c.bus_message(&Body::BcRemove(BcRemove {
+            hoa: a("2001:db8:280::a"),
+            coa: Some(a("2001:db8:200::a")),
+            reason: RemoveReason::Expired,
+        }));
+        assert_eq!(c.next_deadline(), None);
+        c.path_mtu_lowered(a("2001:db8:200::bb"), 1400, t1);
+        c.bus_message(&Body::BcFlush);
+        assert_eq!(c.next_deadline(), None);
+    }
+
+    #[test]
+    fn deadlines_combine() {
+        // decision 46: the next deadline is the earliest of retry, dump retry and restore
+        let t0 = Instant::now();
+        let mut c = mr();
+        c.bus_message(&Body::BulAdd(bul("2001:db8:200::5")));
+        c.path_mtu_lowered(a("2001:db8:280::1"), 1400, t0);
+        c.apply_failed("x", t0);
+        c.start();
+        c.dump_failed("y", t0 + Duration::from_millis(50));
+        assert_eq!(c.next_deadline(), Some(t0 + RETRY_FIRST));
+        let actions = c.tick(t0 + Duration::from_millis(150));
+        assert_eq!(
+            actions,
+            vec![
+                Action::RequestDump(DumpWhat::Bul),
+                Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))
+            ]
+        );
+        assert_eq!(c.next_deadline(), Some(t0 + PMTU_RAISE_AFTER));
     }
 }
