@@ -40,6 +40,7 @@ pub enum Setting {
     MaxBindingLifetime(u32),
     Role(InterfaceRole),
     Priority(u16),
+    TunnelMtu(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

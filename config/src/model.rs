@@ -10,6 +10,16 @@ use ipnet::{IpNet, Ipv6Net};
 /// short enough that a lost deregistration heals in minutes).
 pub const DEFAULT_HOME_REGISTRATION_LIFETIME: Duration = Duration::from_secs(120);
 
+/// Tunnel MTU when the file sets no `tunnel-mtu`: a 1500-byte path less the outer IPv6
+/// header of the IPv4/IPv6-in-IPv6 encapsulation (RFC 2473 section 6.1).
+pub const DEFAULT_TUNNEL_MTU: u32 = 1460;
+/// The smallest `tunnel-mtu`: a tunnel narrower than the IPv6 minimum link MTU cannot carry
+/// IPv6 (RFC 8200 section 5).
+pub const MIN_TUNNEL_MTU: u32 = 1280;
+/// The largest `tunnel-mtu`: the largest link MTU Linux devices take (65535) less the
+/// 40-byte outer header.
+pub const MAX_TUNNEL_MTU: u32 = 65495;
+
 /// How the MR names a prefix in its Binding Update (SHISA's `explicit`/`implicit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrefixMode {
@@ -108,6 +118,8 @@ pub struct Settings {
     pub max_binding_lifetime: Option<Duration>,
     pub role: Option<InterfaceRole>,
     pub priority: Option<u16>,
+    /// nemonetd: the configured tunnel MTU (the path between MR and HA less 40 bytes).
+    pub tunnel_mtu: Option<u32>,
 }
 
 /// What one level (the file or one `interface` block) contains.
@@ -162,7 +174,8 @@ impl Settings {
             ipv4_mnp_address,
             max_binding_lifetime,
             role,
-            priority
+            priority,
+            tunnel_mtu
         )
     }
 
@@ -180,6 +193,11 @@ impl Settings {
     pub fn home_registration_lifetime_or_default(&self) -> Duration {
         self.home_registration_lifetime
             .unwrap_or(DEFAULT_HOME_REGISTRATION_LIFETIME)
+    }
+
+    /// The configured tunnel MTU, [`DEFAULT_TUNNEL_MTU`] unless the file set one.
+    pub fn tunnel_mtu_or_default(&self) -> u32 {
+        self.tunnel_mtu.unwrap_or(DEFAULT_TUNNEL_MTU)
     }
 
     /// The data plane backend, `auto` unless the file chose one.

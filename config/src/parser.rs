@@ -18,7 +18,10 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use crate::ast::{DummyLine, EncodingName, PrefixLine, Setting, Stmt, TunnelLine};
 use crate::error::{ConfigError, Pos};
 use crate::lexer::{Token, TokenKind};
-use crate::model::{DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, PrefixMode, StaticTunnel};
+use crate::model::{
+    DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, PrefixMode, StaticTunnel, MAX_TUNNEL_MTU,
+    MIN_TUNNEL_MTU,
+};
 
 /// The longest home registration lifetime a BU can carry: 65535 units of 4 seconds.
 pub const MAX_LIFETIME_SECS: i64 = 65535 * 4;
@@ -50,6 +53,7 @@ pub const KEYWORDS: &[&str] = &[
     "max-binding-lifetime",
     "role",
     "priority",
+    "tunnel-mtu",
 ];
 
 pub struct Parser<'a> {
@@ -419,6 +423,11 @@ impl<'a> Parser<'a> {
                 ],
             )?),
             "priority" => Setting::Priority(self.number(keyword, 0, 65535)? as u16),
+            "tunnel-mtu" => Setting::TunnelMtu(self.number(
+                keyword,
+                MIN_TUNNEL_MTU.into(),
+                MAX_TUNNEL_MTU.into(),
+            )? as u32),
             _ => return Err(self.err(pos, unknown_keyword(word))),
         };
         self.expect_semi(&format!("{keyword} value"))?;

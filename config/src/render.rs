@@ -90,6 +90,9 @@ impl Settings {
         if let Some(v) = self.priority {
             push(format!("priority {v};"));
         }
+        if let Some(v) = self.tunnel_mtu {
+            push(format!("tunnel-mtu {v};"));
+        }
         out
     }
 }

@@ -404,5 +404,6 @@ fn apply(setting: Setting, s: &mut Settings, written: &mut Written) {
         Setting::MaxBindingLifetime(n) => s.max_binding_lifetime = secs(n),
         Setting::Role(r) => s.role = Some(r),
         Setting::Priority(p) => s.priority = Some(p),
+        Setting::TunnelMtu(m) => s.tunnel_mtu = Some(m),
     }
 }

@@ -19,6 +19,9 @@ const CASES: &[(&str, &str)] = &[
     ("key-management 2;", "t.conf:1:16: key-management must be 0 or 1, found '2'"),
     ("auth-database /etc/auth;", "t.conf:1:15: expected a quoted file name after 'auth-database', found '/etc/auth'"),
     ("data-plane ip6tnl;", "t.conf:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'"),
+    ("tunnel-mtu 1279;", "t.conf:1:12: tunnel-mtu 1279 out of range 1280..=65495"),
+    ("tunnel-mtu 65496;", "t.conf:1:12: tunnel-mtu 65496 out of range 1280..=65495"),
+    ("tunnel-mtu 1460 1500;", "t.conf:1:17: expected ';' after tunnel-mtu value, found '1500'"),
     ("};", "t.conf:1:1: unexpected '}': no block is open"),
     ("{", "t.conf:1:1: expected a statement, found '{'"),
     // interface blocks

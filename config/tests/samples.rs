@@ -104,6 +104,7 @@ draft-option-numbers 11 12;
 mobile-network-interface eth1;
 ipv4-mnp-address 10.0.0.1;
 max-binding-lifetime 3600;
+tunnel-mtu 1400;
 prefixtable {
     2001:240:1:280::beef 2001:240:1:281::/64 implicit;
 };
@@ -112,6 +113,7 @@ interface eth0 {
     role egress;
     priority 10;
     data-plane tun;
+    tunnel-mtu 1452;
     ipv4-mnp-encoding rfc5555;
     prefixtable { 2001:240:1:280::beef 10.0.0.0/24 explicit 7; };
     ipv4-dummy-tunnel { nemo0 169.254.0.1 169.254.0.2; };
@@ -153,7 +155,14 @@ fn every_keyword() {
     assert_eq!(g.mobile_network_interface.as_deref(), Some("eth1"));
     assert_eq!(g.ipv4_mnp_address, Some(Ipv4Addr::new(10, 0, 0, 1)));
     assert_eq!(g.max_binding_lifetime, Some(Duration::from_secs(3600)));
+    assert_eq!(g.tunnel_mtu, Some(1400));
     let e0 = cfg.settings_for("eth0");
+    assert_eq!(
+        e0.tunnel_mtu_or_default(),
+        1452,
+        "interface overrides global"
+    );
+    assert_eq!(cfg.settings_for("eth2").tunnel_mtu_or_default(), 1400);
     assert_eq!(e0.role, Some(InterfaceRole::Egress));
     assert_eq!(e0.priority, Some(10));
     assert_eq!(
@@ -185,6 +194,8 @@ fn defaults_when_unset() {
     assert_eq!(s.ipv4_mnp_encoding_or_default(), Ipv4MnpEncoding::Rfc5555);
     assert!(s.ipv4_mnp_support_or_default());
     assert_eq!(s.data_plane_or_default(), DataPlane::Auto);
+    assert_eq!(s.tunnel_mtu, None);
+    assert_eq!(s.tunnel_mtu_or_default(), shisa_config::DEFAULT_TUNNEL_MTU);
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub use crate::reconcile::ApplyReport;
 /// IPv6 minimum link MTU: a tunnel smaller than this cannot carry IPv6 (RFC 8200).
 const MIN_TUNNEL_MTU: u32 = 1280;
 
-/// The last state applied, to apply again when the tunnel MTU changes.
+/// The last state applied successfully, to apply again when the tunnel MTU changes and to
+/// tell our tunnel packets from others.
 #[derive(Debug, Clone)]
 enum Applied {
     Mr(Option<MrRegistration>),
@@ -49,33 +50,16 @@ pub struct DataPlane {
     clamp: Option<Option<ClampSpec>>,
     /// The oversize path last installed; `None` until the first apply.
     oversize: Option<Option<OversizeSpec>>,
+    /// What the kernel was last made equal to: set only when an apply succeeded, so that
+    /// after a failure it still says what is installed.
     applied: Option<Applied>,
+    /// The configured path MTU (`tunnel-mtu` + 40); `role.tunnel().path_mtu` is the one in
+    /// force, lower while a Packet Too Big stands (MR).
+    configured_path_mtu: u32,
     /// HA: path MTUs lowered by Packet Too Big, per care-of address (the others use the
     /// configured one). An MR has one peer and lowers its whole tunnel instead.
     peer_path_mtu: BTreeMap<Ipv6Addr, u32>,
-    unreachables: PerSecond,
-}
-
-/// A budget of messages per one-second window.
-#[derive(Debug, Default)]
-struct PerSecond {
-    window: Option<std::time::Instant>,
-    used: u32,
-}
-
-impl PerSecond {
-    fn allow(&mut self, limit: u32) -> bool {
-        let now = std::time::Instant::now();
-        if self
-            .window
-            .is_none_or(|w| now.duration_since(w) >= std::time::Duration::from_secs(1))
-        {
-            self.window = Some(now);
-            self.used = 0;
-        }
-        self.used += 1;
-        self.used <= limit
-    }
+    unreachables: ratelimit::PerSecond,
 }
 
 /// Relayed unreachables a second at most: the kernel limits its own ICMP errors, but not
@@ -129,8 +113,9 @@ impl DataPlane {
             clamp: None,
             oversize: None,
             applied: None,
+            configured_path_mtu: tunnel.path_mtu,
             peer_path_mtu: BTreeMap::new(),
-            unreachables: PerSecond::default(),
+            unreachables: ratelimit::PerSecond::default(),
         })
     }
 
@@ -159,12 +144,31 @@ impl DataPlane {
 
     /// MR: `Some` = registered with this binding, `None` = at home / deregistered.
     pub async fn apply_mr(&mut self, registration: Option<&MrRegistration>) -> Result<ApplyReport> {
-        let Role::Mr(cfg) = &self.role else {
+        if !matches!(self.role, Role::Mr(_)) {
             return Err(Error::WrongRole { role: "MR" });
+        }
+        let new_path = registration.is_some_and(
+            |r| !matches!(&self.applied, Some(Applied::Mr(Some(a))) if a.coa == r.coa),
+        );
+        if new_path && self.role.tunnel().path_mtu != self.configured_path_mtu {
+            // Another care-of address is another path: it starts from the configured MTU
+            // (a narrow link on it will say so).
+            self.role.tunnel_mut().path_mtu = self.configured_path_mtu;
+            tracing::info!(
+                path_mtu = self.configured_path_mtu,
+                "new care-of address: the configured path MTU again"
+            );
+            if let Some((device, _)) = self.tunnel.device() {
+                self.nl.set_up_with_mtu(device, self.tunnel_mtu()).await?;
+            }
+        }
+        let Role::Mr(cfg) = &self.role else {
+            unreachable!("checked above");
         };
         let state = self.render(&desired::mr_plan(cfg, registration));
+        let report = self.apply(state).await?;
         self.applied = Some(Applied::Mr(registration.cloned()));
-        self.apply(state).await
+        Ok(report)
     }
 
     /// MR on its home link: the tunnel goes; IPv4 goes to the home agent `ha` on the home
@@ -174,8 +178,9 @@ impl DataPlane {
             return Err(Error::WrongRole { role: "MR" });
         };
         let state = self.render(&desired::mr_home_plan(cfg, self.links, ha));
+        let report = self.apply(state).await?;
         self.applied = Some(Applied::MrHome);
-        self.apply(state).await
+        Ok(report)
     }
 
     /// HA: the complete set of bindings that should have tunnel routes.
@@ -199,8 +204,9 @@ impl DataPlane {
             .retain(|coa, _| bindings.iter().any(|b| b.coa == *coa));
         let plan = desired::ha_plan(cfg, self.links, bindings, at_home, &self.peer_path_mtu);
         let state = self.render(&plan);
+        let report = self.apply(state).await?;
         self.applied = Some(Applied::Ha(bindings.to_vec(), at_home.to_vec()));
-        self.apply(state).await
+        Ok(report)
     }
 
     /// HA: the mobile routers at home according to the kernel (our routes to a home
@@ -231,6 +237,23 @@ impl DataPlane {
     /// The current tunnel MTU (path MTU minus the outer header).
     pub fn tunnel_mtu(&self) -> u32 {
         self.role.tunnel().tunnel_mtu()
+    }
+
+    /// The configured path MTU (what [`TunnelSettings::path_mtu`] was at start), which a
+    /// Packet Too Big lowers for a while and [`DataPlane::restore_path_mtu`] restores.
+    pub fn configured_path_mtu(&self) -> u32 {
+        self.configured_path_mtu
+    }
+
+    /// Back to the configured path MTU: the whole tunnel on an MR, the tunnel towards the
+    /// mobile router at `coa` on an HA. False when nothing changed (not lowered, or the
+    /// binding moved on).
+    pub async fn restore_path_mtu(&mut self, coa: Option<Ipv6Addr>) -> Result<bool> {
+        match (&self.role, coa) {
+            (Role::Ha(_), Some(coa)) => self.set_peer_path_mtu(coa, None).await,
+            (Role::Ha(_), None) => Ok(false),
+            (Role::Mr(_), _) => self.set_path_mtu(self.configured_path_mtu).await,
+        }
     }
 
     /// Changes the path MTU between the tunnel endpoints at run time: route MTUs, the TUN
@@ -316,9 +339,10 @@ impl DataPlane {
     /// A Destination Unreachable or Time Exceeded from the access network about one of our
     /// tunnel packets (RFC 2473 section 8.1): the inner sender is told its destination is
     /// unreachable (ICMPv4 host / ICMPv6 address unreachable), at most
-    /// [`UNREACHABLE_PER_SECOND`] a second. True when relayed. The binding stays: the
-    /// registration's own refreshes decide whether the peer is gone.
-    pub fn outer_unreachable(&mut self, e: &OuterUnreachable) -> bool {
+    /// [`UNREACHABLE_PER_SECOND`] a second (`now`: when the message came). True when
+    /// relayed. The binding stays: the registration's own refreshes decide whether the peer
+    /// is gone.
+    pub fn outer_unreachable(&mut self, e: &OuterUnreachable, now: std::time::Instant) -> bool {
         if !self.is_our_tunnel(e.outer_src, e.outer_dst) {
             tracing::debug!(src = %e.outer_src, dst = %e.outer_dst, "unreachable about no tunnel of ours");
             return false;
@@ -326,7 +350,7 @@ impl DataPlane {
         let Some((dst, msg)) = icmp::unreachable_for_inner(&e.inner) else {
             return false;
         };
-        if !self.unreachables.allow(UNREACHABLE_PER_SECOND) {
+        if !self.unreachables.allow(now, UNREACHABLE_PER_SECOND) {
             return false;
         }
         match socket::send_error(dst, &msg) {
@@ -443,22 +467,5 @@ impl DataPlane {
             tracing::info!(role = self.role.name(), ?report, "data plane updated");
         }
         Ok(report)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_is_per_second() {
-        let mut limit = PerSecond::default();
-        let allowed = (0..250).filter(|_| limit.allow(100)).count();
-        assert_eq!(allowed, 100);
-        // A window that started over a second ago is a new budget.
-        limit.window = limit
-            .window
-            .map(|w| w - std::time::Duration::from_millis(1001));
-        assert!(limit.allow(100));
     }
 }

@@ -22,6 +22,9 @@ pub enum Role {
 /// bidirectional tunnel between home agent and mobile router and the IPv6 and IPv4 routes of
 /// the mobile network prefixes through it, in one step; removes them on deregistration or
 /// expiry. The backend (kernel seg6 encapsulation, or a TUN device) comes from `data-plane`.
+/// When the kernel refuses a change (a netlink error), nemonetd applies the whole state again
+/// after a back-off (0.1 s, doubling up to 30 s) until it succeeds, logging the first failure
+/// and then once a minute how long the kernel has been diverged.
 ///
 /// At home there is no tunnel: with -h, the prefixes of a mobile router of the prefixtable
 /// that has no binding (or that deregistered from its home link) are routed to its home
@@ -29,7 +32,7 @@ pub enum Role {
 /// the home link, IPv4 goes to the home agent (`home-agent-address`) on that link.
 ///
 /// Path MTU: the tunnel is 40 bytes narrower than the path between MR and HA (1460 on an
-/// MTU-1500 access network). nemonetd clamps the TCP MSS of connections through the tunnel,
+/// MTU-1500 access network; `tunnel-mtu N;` in the file sets another). nemonetd clamps the TCP MSS of connections through the tunnel,
 /// answers packets that do not fit with ICMPv4 Fragmentation Needed (DF set) or ICMPv6
 /// Packet Too Big carrying the tunnel MTU, fragments IPv4 without DF, and lowers the tunnel
 /// MTU when the access network itself sends a Packet Too Big about a tunnel packet (relaying

@@ -1,6 +1,7 @@
 //! `nemonetd`: tunnels and routes for the mobile network, on MR and HA. See `nemonetd --help`.
 
 mod cli;
+mod core;
 mod plane;
 mod ra;
 mod settings;

@@ -11,7 +11,7 @@ use mip6::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// One Binding Cache entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,33 +71,12 @@ pub struct HomeAgent {
     cache: BTreeMap<Ipv6Addr, Binding>,
     /// The cache ordered by expiry, so the next expiry is found without a scan.
     expiry: BTreeSet<(SystemTime, Ipv6Addr)>,
-    binding_errors: RateLimit,
+    binding_errors: ratelimit::PerSecond,
 }
 
 /// Binding Errors per second at most: RFC 6275 9.2 asks for them to be rate-limited like
 /// ICMPv6 errors, so that unknown messages from a spoofed source cannot make the HA flood.
 pub const BINDING_ERRORS_PER_SECOND: u32 = 10;
-
-/// A budget of messages per one-second window.
-#[derive(Debug, Default)]
-struct RateLimit {
-    window: Option<Instant>,
-    used: u32,
-}
-
-impl RateLimit {
-    fn allow(&mut self, now: Instant, per_second: u32) -> bool {
-        if self
-            .window
-            .is_none_or(|w| now.saturating_duration_since(w) >= Duration::from_secs(1))
-        {
-            self.window = Some(now);
-            self.used = 0;
-        }
-        self.used += 1;
-        self.used <= per_second
-    }
-}
 
 /// A Mobility Header of a type the HA does not process (RFC 6275 9.2), as received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +122,7 @@ impl HomeAgent {
             policy,
             cache: BTreeMap::new(),
             expiry: BTreeSet::new(),
-            binding_errors: RateLimit::default(),
+            binding_errors: ratelimit::PerSecond::default(),
         }
     }
 
