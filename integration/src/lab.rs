@@ -70,6 +70,17 @@ pub struct Lab {
     _files: RemoveOnDrop,
 }
 
+/// How [`Lab::restart_after`] stops a daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGUSR1: graceful, the kernel state stays (`systemctl restart`).
+    Graceful,
+    /// SIGTERM: clean stop, the daemon removes what it installed.
+    Clean,
+    /// SIGKILL: a crash; nothing is cleaned up.
+    Kill,
+}
+
 /// A bpffs mounted for the lab's lifetime.
 struct Bpffs(PathBuf);
 
@@ -332,19 +343,33 @@ impl Lab {
     /// Restarts a daemon (`"nemonetd-mr"`, ...): stops it with SIGUSR1 (graceful: it leaves
     /// what it installed) or SIGTERM (clean stop), then starts it with the same arguments.
     pub fn restart(&mut self, tag: &str, graceful: bool) -> Result<()> {
+        self.restart_after(
+            tag,
+            if graceful {
+                Stop::Graceful
+            } else {
+                Stop::Clean
+            },
+        )
+    }
+
+    /// Stops the daemon `tag` as `how` says and starts it again with the same arguments.
+    pub fn restart_after(&mut self, tag: &str, how: Stop) -> Result<()> {
         let i = self
             .daemons
             .iter()
             .position(|(t, _, _)| t == tag)
             .with_context(|| format!("no daemon {tag}"))?;
         let (tag, args, mut p) = self.daemons.remove(i);
-        let signal = if graceful {
-            nix::sys::signal::Signal::SIGUSR1
-        } else {
-            nix::sys::signal::Signal::SIGTERM
+        let signal = match how {
+            Stop::Graceful => nix::sys::signal::Signal::SIGUSR1,
+            Stop::Clean => nix::sys::signal::Signal::SIGTERM,
+            Stop::Kill => nix::sys::signal::Signal::SIGKILL,
         };
         let code = p.stop(signal, WAIT)?;
-        anyhow::ensure!(code == 0, "{tag} exited with {code}:\n{}", self.log(&tag));
+        if how != Stop::Kill {
+            anyhow::ensure!(code == 0, "{tag} exited with {code}:\n{}", self.log(&tag));
+        }
         let (name, node) = tag.split_once('-').context("tag")?;
         let name: &'static str = match name {
             "had" => "had",
