@@ -1,20 +1,30 @@
-//! Builds the bpf backend's programs (bpf/nemo.bpf.c) into an object the crate embeds.
-//! Needs clang with the BPF target and libbpf's headers (Debian: clang, libbpf-dev;
-//! scripts/install-deps installs both).
+//! Builds the bpf backend's programs (bpf/nemo.bpf.c) into an object the crate embeds, and
+//! bpf/reject.bpf.c, a program the verifier refuses, for a test. Needs clang with the BPF
+//! target and libbpf's headers (Debian: clang, libbpf-dev; scripts/install-deps installs
+//! both).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-const SOURCE: &str = "bpf/nemo.bpf.c";
+const SOURCES: [(&str, &str); 2] = [
+    ("bpf/nemo.bpf.c", "nemo.bpf.o"),
+    ("bpf/reject.bpf.c", "reject.bpf.o"),
+];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
     println!("cargo:rerun-if-env-changed=CLANG");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("nemo.bpf.o");
+    for (source, object) in SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+        build(source, object);
+    }
+}
+
+fn build(source: &str, object: &str) {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join(object);
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".into());
     let mut cmd = Command::new(&clang);
     cmd.args([
-        "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-c", SOURCE, "-o",
+        "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-c", source, "-o",
     ])
     .arg(&out);
     // <asm/types.h> lives under the multiarch include directory on Debian.
@@ -22,9 +32,9 @@ fn main() {
         cmd.arg("-I").arg(dir);
     }
     let status = cmd.status().unwrap_or_else(|e| {
-        panic!("cannot run {clang} to build {SOURCE}: {e} (install clang and libbpf-dev)")
+        panic!("cannot run {clang} to build {source}: {e} (install clang and libbpf-dev)")
     });
-    assert!(status.success(), "{clang} failed to build {SOURCE}");
+    assert!(status.success(), "{clang} failed to build {source}");
 }
 
 fn multiarch_include() -> Option<PathBuf> {

@@ -242,9 +242,13 @@ fn libbpf_logging() {
 /// Opens the object with its maps pinned in `dir` (reused when already there) and loads
 /// it. A program the verifier rejects fails with the verifier's log.
 fn load(dir: &Path) -> Result<Object> {
+    load_object(OBJECT, dir)
+}
+
+fn load_object(object: &[u8], dir: &Path) -> Result<Object> {
     libbpf_logging();
     let mut open = ObjectBuilder::default()
-        .open_memory(OBJECT)
+        .open_memory(object)
         .map_err(|e| bpf_err(format!("open the bpf object: {e}")))?;
     for mut map in open.maps_mut() {
         let name = map.name().to_string_lossy().into_owned();
@@ -442,5 +446,48 @@ pub async fn works() -> std::result::Result<(), String> {
 impl std::fmt::Debug for BpfPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BpfPlane").field("dir", &self.dir).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A program the verifier refuses (bpf/reject.bpf.c reads the packet unchecked).
+    const REJECTED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/reject.bpf.o"));
+
+    #[test]
+    fn a_rejected_program_fails_with_the_verifiers_log() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: loading BPF programs needs root");
+            return;
+        }
+        let dir = std::env::temp_dir();
+        let err = load_object(REJECTED, &dir)
+            .err()
+            .expect("the verifier accepted it");
+        let msg = err.to_string();
+        assert!(msg.contains("load the bpf programs"), "{msg}");
+        // The verifier's own words about the unchecked access, and its instruction dump.
+        assert!(msg.contains("invalid access to packet"), "{msg}");
+        assert!(msg.contains("unchecked_read"), "{msg}");
+    }
+
+    #[test]
+    fn the_programs_of_the_backend_pass_the_verifier() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: loading BPF programs needs root");
+            return;
+        }
+        let obj = ObjectBuilder::default()
+            .open_memory(OBJECT)
+            .unwrap()
+            .load()
+            .unwrap();
+        let names: Vec<String> = obj
+            .progs()
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["nemo_encap", "nemo_decap_eth", "nemo_decap_l3"]);
     }
 }
