@@ -463,9 +463,9 @@ mod tests {
             return;
         }
         let dir = std::env::temp_dir();
-        let err = load_object(REJECTED, &dir)
-            .err()
-            .expect("the verifier accepted it");
+        let Err(err) = load_object(REJECTED, &dir) else {
+            panic!("the verifier accepted it");
+        };
         let msg = err.to_string();
         assert!(msg.contains("load the bpf programs"), "{msg}");
         // The verifier's own words about the unchecked access, and its instruction dump.
