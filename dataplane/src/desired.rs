@@ -37,8 +37,13 @@ pub enum RouteAction {
     BpfEncap(BpfProg),
     /// `encap seg6local action End.DX4 nh4 0.0.0.0`: decapsulate, forward the IPv4 inside.
     DecapIpv4,
-    /// `encap seg6local action End.DX6 nh6 ::`: decapsulate, forward the IPv6 inside.
+    /// `encap seg6local action End.DT6 table main`: decapsulate, route the IPv6 inside by
+    /// the main table, local delivery included (End.DX6 refuses to deliver to a local
+    /// address, so a home address on the MR would be unreachable through the tunnel).
     DecapIpv6,
+    /// `local ADDR dev lo`: deliver locally. In the main table for the seg6 backend's
+    /// End.DT6 lookup, which sees only that table.
+    Local,
     /// `via [inet6] GATEWAY onlink`: a plain next hop on the link, also for IPv4 (an IPv6
     /// next hop for IPv4, as RFC 5549 routers do: a mobile router at home needs no IPv4
     /// address on an IPv6-only home link).
@@ -175,6 +180,8 @@ pub struct Plan {
     pub tunnel_routes: Vec<TunnelRoute>,
     /// Peers whose tunnel packets to `local` are decapsulated.
     pub peers: Vec<Ipv6Addr>,
+    /// Our own addresses that decapsulated packets may be for (the MR's home address).
+    pub inner_local: Vec<Ipv6Addr>,
     /// Plain routes on the egress link (a mobile router at home), after the tunnel routes:
     /// a key the tunnel routes want stays theirs.
     pub link_routes: Vec<RouteSpec>,
@@ -235,7 +242,7 @@ pub fn render(
         state.routes.push(spec);
     }
     if let Some(local) = plan.local {
-        let decap = backend.decapsulation(local, &plan.peers, links.egress);
+        let decap = backend.decapsulation(local, &plan.peers, &plan.inner_local, links.egress);
         state.routes.extend(decap.routes);
         for rule in decap.rules {
             if !state.rules.contains(&rule) {
@@ -296,6 +303,7 @@ pub fn mr_plan(cfg: &MrConfig, reg: Option<&MrRegistration>) -> Plan {
     }
     plan.local = Some(reg.coa);
     plan.push_peer(reg.ha);
+    plan.inner_local.push(reg.hoa);
     plan.clamp = ClampSpec::new(
         mtu,
         reg.mnp4.iter().map(|p| p.trunc()).collect(),
@@ -533,6 +541,12 @@ mod tests {
         assert_eq!(decap.len(), 2);
         assert!(decap.iter().all(|r| r.src == Some(host6(ha))));
         assert_eq!(s.rules.len(), 3);
+        // End.DT6 finds the home address through a local route in the main table.
+        let hoa_net: IpNet = "2001:db8:280::beef/128".parse().unwrap();
+        assert!(s
+            .routes
+            .iter()
+            .any(|r| r.dst == hoa_net && r.action == RouteAction::Local && r.table == MAIN_TABLE));
         let clamp = s.clamp.unwrap();
         assert_eq!(
             clamp
@@ -559,7 +573,7 @@ mod tests {
         assert!(s
             .routes
             .iter()
-            .filter(|r| r.table == MAIN_TABLE)
+            .filter(|r| r.table == MAIN_TABLE && r.action != RouteAction::Local)
             .all(|r| r.mtu == Some(1360)));
         assert_eq!(s.clamp.map(|c| c.groups[0].mss4), Some(1320));
         assert!(mr_state(&cfg, &Seg6Render, None).oversize.is_none());
@@ -646,7 +660,7 @@ mod tests {
             let main: Vec<RouteKey> = s
                 .routes
                 .iter()
-                .filter(|r| r.table == MAIN_TABLE)
+                .filter(|r| r.table == MAIN_TABLE && r.action != RouteAction::Local)
                 .map(RouteSpec::key)
                 .collect();
             let planned: Vec<RouteKey> = plan.tunnel_routes.iter().map(TunnelRoute::key).collect();

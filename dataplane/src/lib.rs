@@ -6,8 +6,9 @@
 //! full binding set) and [`DataPlane`] reconciles the kernel to it: everything it installs
 //! carries the route protocol [`ROUTE_PROTOCOL`], so a restarted daemon finds its own
 //! routes and rules, keeps what matches, replaces what changed and deletes what is stale.
-//! Two backends: kernel `seg6` lightweight tunnels, or a userspace TUN relay
-//! (see [`Backend`] and [`probe`]).
+//! Three backends behind one contract (module `backend`): kernel `seg6` lightweight
+//! tunnels, BPF programs (`encap bpf xmit` routes and a tc ingress decapsulation), or a
+//! userspace TUN relay (see [`Backend`] and [`probe`]).
 //!
 //! # Kernel state (all with `proto 168`)
 //!
@@ -17,16 +18,20 @@
 //! default from MNP6 encap seg6 mode encap.red segs 1 [ HA ] dev UPLINK metric 1024 mtu 1460
 //! default from HOA encap seg6 mode encap.red segs 1 [ HA ] dev UPLINK metric 1024 mtu 1460
 //! table 16804: COA from HA encap seg6local action End.DX4 nh4 0.0.0.0 dev UPLINK
-//! table 16841: COA from HA encap seg6local action End.DX6 nh6 :: dev UPLINK
+//! table 16841: COA from HA encap seg6local action End.DT6 table main dev UPLINK
+//! main:        local HOA dev lo (End.DT6 sees only the main table)
 //! ip -6 rule: 50: to COA ipproto ipencap lookup 16804; 50: to COA ipproto ipv6 lookup 16841
 //!             100: lookup local (moved from pref 0, restored on teardown)
 //! ip sr tunsrc: COA
 //! ```
 //! HA, per binding: `MNP4`, `MNP6` and `HOA/128` `encap seg6 ... segs [ COA ] dev HOME_IF
-//! mtu 1460`; `HA from COA` End.DX4/End.DX6 in tables 16804/16841; the same rules with
+//! mtu 1460`; `HA from COA` End.DX4/End.DT6 in tables 16804/16841; the same rules with
 //! `to HA`; `ip sr tunsrc` = HA. The tun backend installs the same main-table routes as
 //! plain routes `dev nemo0` (MTU 1460) and no rules: the relay checks the outer source.
-//! Both backends: nftables `table inet <nft_table>` clamping the TCP MSS of SYNs from or
+//! The bpf backend installs them as `encap bpf xmit nemo_encap-TAG dev UPLINK` (IPv6 with
+//! `mtu lock`), no rules; its maps hold the peers (module `bpf`), and its decapsulation
+//! program sits at tc ingress of the uplink / home interface.
+//! Every backend: nftables `table inet <nft_table>` clamping the TCP MSS of SYNs from or
 //! to the registered prefixes to tunnel MTU - 40 (IPv4) / - 60 (IPv6).
 //!
 //! Path MTU (RFC 2473 sections 7 and 8; module `pmtu`): the seg6 backend adds a path for

@@ -1,7 +1,7 @@
 //! Routes and rules through rtnetlink: [`RouteSpec`]/[`RuleSpec`] to kernel messages and
 //! back, dumps filtered by our protocol, add/replace/delete.
 
-use crate::desired::{RouteAction, RouteSpec, RuleSpec};
+use crate::desired::{RouteAction, RouteSpec, RuleSpec, MAIN_TABLE};
 use crate::error::{Error, Result};
 use crate::ROUTE_PROTOCOL;
 use futures::TryStreamExt;
@@ -236,10 +236,14 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
             a.push(RouteAttribute::EncapType(RouteLwEnCapType::Seg6Local));
             a.push(RouteAttribute::Encap(vec![
                 RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Action(
-                    Seg6LocalAction::EndDx6,
+                    Seg6LocalAction::EndDt6,
                 )),
-                RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Nh6(Ipv6Addr::UNSPECIFIED)),
+                RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Table(MAIN_TABLE)),
             ]));
+        }
+        RouteAction::Local => {
+            msg.header.kind = RouteType::Local;
+            msg.header.scope = RouteScope::Host;
         }
     }
     msg
@@ -256,6 +260,11 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
     let mut table = u32::from(h.table);
     let (mut dst_addr, mut src_addr, mut oif, mut prefsrc) = (None, None, None, None);
     let (mut metric, mut mtu, mut action) = (0, None, RouteAction::Device);
+    match h.kind {
+        RouteType::Unicast => {}
+        RouteType::Local => action = RouteAction::Local,
+        _ => return None,
+    }
     let mut mtu_lock = false;
     for attr in &msg.attributes {
         match attr {
@@ -339,13 +348,14 @@ fn parse_encap(encaps: &[RouteLwTunnelEncap]) -> Option<RouteAction> {
             RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Action(a)) => action = Some(*a),
             RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Nh4(a)) if a.is_unspecified() => {}
             RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Nh6(a)) if a.is_unspecified() => {}
+            RouteLwTunnelEncap::Seg6Local(RouteSeg6LocalTunnel::Table(MAIN_TABLE)) => {}
             _ => return None,
         }
     }
     match (action, peer) {
         (None, Some(peer)) => Some(RouteAction::Seg6Encap { peer }),
         (Some(Seg6LocalAction::EndDx4), None) => Some(RouteAction::DecapIpv4),
-        (Some(Seg6LocalAction::EndDx6), None) => Some(RouteAction::DecapIpv6),
+        (Some(Seg6LocalAction::EndDt6), None) => Some(RouteAction::DecapIpv6),
         _ => None,
     }
 }
@@ -467,6 +477,33 @@ mod tests {
             mtu_lock: true,
             action: RouteAction::Device,
         });
+    }
+
+    #[test]
+    fn local_routes_survive_message_round_trip() {
+        round_trip(RouteSpec {
+            table: MAIN_TABLE,
+            dst: "2001:db8:280::beef/128".parse().unwrap(),
+            src: None,
+            metric: METRIC_V6,
+            oif: 1,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::Local,
+        });
+        let msg = route_message(&RouteSpec {
+            table: MAIN_TABLE,
+            dst: "2001:db8:280::beef/128".parse().unwrap(),
+            src: None,
+            metric: METRIC_V6,
+            oif: 1,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::Local,
+        });
+        assert_eq!(msg.header.kind, RouteType::Local);
     }
 
     #[test]

@@ -30,9 +30,16 @@ pub(crate) trait Render {
     /// The kernel route for one route into the tunnel; `configured_mtu` is the tunnel MTU
     /// of the configuration (a route's own MTU may be lower towards one peer).
     fn tunnel_route(&self, route: &TunnelRoute, egress: u32, configured_mtu: u32) -> RouteSpec;
-    /// Routes and rules that decapsulate what `peers` send to `local` (seg6: seg6local
-    /// routes; the others decapsulate outside the routing tables).
-    fn decapsulation(&self, _local: Ipv6Addr, _peers: &[Ipv6Addr], _egress: u32) -> Decap {
+    /// Routes and rules that decapsulate what `peers` send to `local`, delivering what is
+    /// inside for `inner_local` to this node (seg6: seg6local routes; the others
+    /// decapsulate outside the routing tables, before the node's own routing).
+    fn decapsulation(
+        &self,
+        _local: Ipv6Addr,
+        _peers: &[Ipv6Addr],
+        _inner_local: &[Ipv6Addr],
+        _egress: u32,
+    ) -> Decap {
         Decap::default()
     }
     /// Rules wanted whatever is registered.
@@ -101,7 +108,7 @@ pub(crate) const PROBE_TABLE: u32 = 16899;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// Kernel `seg6` encapsulation and `seg6local` End.DX4/End.DX6 decapsulation routes.
+    /// Kernel `seg6` encapsulation and `seg6local` End.DX4/End.DT6 decapsulation routes.
     Seg6,
     /// `encap bpf xmit` routes running our encapsulation program, and a tc ingress
     /// program on the uplink that decapsulates what registered peers send.

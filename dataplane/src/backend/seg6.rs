@@ -1,12 +1,12 @@
 //! seg6: the kernel's seg6 lightweight tunnels. `encap seg6 mode encap.red` with one
-//! segment is a bare outer IPv6 header (RFC 2473 on the wire); seg6local End.DX4/End.DX6
+//! segment is a bare outer IPv6 header (RFC 2473 on the wire); seg6local End.DX4/End.DT6
 //! routes decapsulate, selected by `ipproto` rules to our endpoint ahead of the local table.
 //! The outer source is the namespace's `ip sr tunsrc`.
 
 use super::{Backend, Decap, Render, Tunnel};
 use crate::desired::{
     host6, DesiredState, RouteAction, RouteSpec, RuleSpec, TunnelRoute, IPPROTO_IPIP, IPPROTO_IPV6,
-    METRIC_V6,
+    MAIN_TABLE, METRIC_V6,
 };
 use crate::error::Result;
 use crate::netlink::{route_message, Netlink};
@@ -15,6 +15,9 @@ use ipnet::IpNet;
 use std::net::Ipv6Addr;
 use std::path::Path;
 
+/// `lo` is always interface 1.
+const LOOPBACK_IFINDEX: u32 = 1;
+
 pub(crate) struct Seg6Render;
 
 impl Render for Seg6Render {
@@ -22,8 +25,29 @@ impl Render for Seg6Render {
         route.spec(egress, RouteAction::Seg6Encap { peer: route.peer }, false)
     }
 
-    fn decapsulation(&self, local: Ipv6Addr, peers: &[Ipv6Addr], egress: u32) -> Decap {
+    fn decapsulation(
+        &self,
+        local: Ipv6Addr,
+        peers: &[Ipv6Addr],
+        inner_local: &[Ipv6Addr],
+        egress: u32,
+    ) -> Decap {
         let mut decap = Decap::default();
+        // End.DT6 looks the inner destination up in the main table alone: our own
+        // addresses in there as local routes, or they would be forwarded (or dropped).
+        for addr in inner_local {
+            decap.routes.push(RouteSpec {
+                table: MAIN_TABLE,
+                dst: IpNet::V6(host6(*addr)),
+                src: None,
+                metric: METRIC_V6,
+                oif: LOOPBACK_IFINDEX,
+                prefsrc: None,
+                mtu: None,
+                mtu_lock: false,
+                action: RouteAction::Local,
+            });
+        }
         let local_net = host6(local);
         for peer in peers {
             for (table, action) in [
