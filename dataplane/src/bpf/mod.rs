@@ -77,7 +77,8 @@ impl BpfPlane {
                 // Pinned maps of an incompatible (older) layout: start them afresh; the
                 // next apply fills them again.
                 tracing::warn!(error = %e, dir = %dir.display(), "pinned bpf maps not reusable; recreating them");
-                for name in MAPS {
+                // The pinned program uses the old maps: not to be adopted either.
+                for name in MAPS.iter().chain([&ENCAP_PIN]) {
                     let _ = std::fs::remove_file(dir.join(name));
                 }
                 load(&dir)?
