@@ -50,6 +50,13 @@ pub fn init(name: &'static str, verbosity: u8, target: LogTarget<'_>) -> io::Res
         }};
     }
     match target {
+        // Under systemd, standard error is a journal stream: each line carries its priority
+        // as an sd-daemon "<N>" prefix, which journald turns into PRIORITY= (without it every
+        // line, errors included, would be logged at the unit's default, info).
+        LogTarget::Stderr if stderr_is_journal() => install!(builder
+            .without_time()
+            .with_level(false)
+            .with_writer(JournalStderr)),
         LogTarget::Stderr => install!(builder.with_writer(io::stderr)),
         LogTarget::File(path) => {
             let file = OpenOptions::new().create(true).append(true).open(path)?;
@@ -73,6 +80,78 @@ pub fn set_verbosity(verbosity: u8) {
     }
     if let Some(set) = SET_FILTER.get() {
         set(EnvFilter::new(level_name(verbosity)));
+    }
+}
+
+/// Syslog severity of a tracing level.
+fn severity(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// Whether standard error is the systemd journal: `$JOURNAL_STREAM` is "DEVICE:INODE" of
+/// the stream systemd connected (sd_journal_stream_fd(3)), compared with fd 2's.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    match std::fs::metadata("/proc/self/fd/2") {
+        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
+        Err(_) => false,
+    }
+}
+
+/// Standard error as a journal stream: one "<severity>line" per event.
+struct JournalStderr;
+
+/// One event's line; written to standard error with its prefix when dropped.
+struct JournalLine {
+    severity: u8,
+    buf: Vec<u8>,
+}
+
+impl Write for JournalLine {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for JournalLine {
+    fn drop(&mut self) {
+        let mut line = format!("<{}>", self.severity).into_bytes();
+        line.extend_from_slice(self.buf.trim_ascii_end());
+        line.push(b'\n');
+        let _ = io::stderr().write_all(&line);
+    }
+}
+
+impl<'a> MakeWriter<'a> for JournalStderr {
+    type Writer = JournalLine;
+
+    fn make_writer(&'a self) -> JournalLine {
+        JournalLine {
+            severity: severity(Level::INFO),
+            buf: Vec::new(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> JournalLine {
+        JournalLine {
+            severity: severity(*meta.level()),
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -135,16 +214,10 @@ impl<'a> MakeWriter<'a> for SyslogWriter {
 impl SyslogWriter {
     fn line(&self, level: Level) -> SyslogLine {
         // Facility daemon (3) * 8 + severity.
-        let severity = match level {
-            Level::ERROR => 3,
-            Level::WARN => 4,
-            Level::INFO => 6,
-            _ => 7,
-        };
         SyslogLine {
             prefix: format!(
                 "<{}>{}[{}]: ",
-                3 * 8 + severity,
+                3 * 8 + severity(level),
                 self.name,
                 std::process::id()
             ),
