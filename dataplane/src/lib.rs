@@ -53,6 +53,7 @@ mod bpf;
 mod dataplane;
 mod desired;
 mod error;
+mod hop_limit;
 mod model;
 mod mss_clamp;
 mod netlink;

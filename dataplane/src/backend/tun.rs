@@ -49,7 +49,7 @@ fn quiet_script(table: &str) -> String {
 impl TunTunnel {
     pub async fn open(role: &Role, nl: &Netlink) -> Result<Self> {
         let tunnel = role.tunnel();
-        let relay = TunRelay::start(&tunnel.tun_name)?;
+        let relay = TunRelay::start(&tunnel.tun_name, tunnel.hop_limit)?;
         let device = Netlink::ifindex(relay.device_name())?;
         // No link-local address: nothing of the device's own (MLD, DAD, solicitations)
         // to send into the tunnel.
