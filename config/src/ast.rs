@@ -41,6 +41,7 @@ pub enum Setting {
     Role(InterfaceRole),
     Priority(u16),
     TunnelMtu(u32),
+    TunnelHopLimit(u8),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

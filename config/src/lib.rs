@@ -27,7 +27,7 @@ pub use error::{ConfigError, Pos};
 pub use model::{
     Config, DataPlane, DummyTunnel, Interface, InterfaceRole, Ipv4MnpEncoding, PrefixEntry,
     PrefixMode, Scope, Settings, StaticTunnel, DEFAULT_HOME_REGISTRATION_LIFETIME,
-    DEFAULT_TUNNEL_MTU, MAX_TUNNEL_MTU, MIN_TUNNEL_MTU,
+    DEFAULT_TUNNEL_HOP_LIMIT, DEFAULT_TUNNEL_MTU, MAX_TUNNEL_MTU, MIN_TUNNEL_MTU,
 };
 pub use parser::{KEYWORDS, MAX_LIFETIME_SECS};
 

@@ -19,6 +19,9 @@ pub const MIN_TUNNEL_MTU: u32 = 1280;
 /// The largest `tunnel-mtu`: the largest link MTU Linux devices take (65535) less the
 /// 40-byte outer header.
 pub const MAX_TUNNEL_MTU: u32 = 65495;
+/// Hop limit of the tunnel's outer header when the file sets no `tunnel-hop-limit` (the
+/// tunnel entry point's own, RFC 2473 section 6.3; UMIP's and ip6tnl's default).
+pub const DEFAULT_TUNNEL_HOP_LIMIT: u8 = 64;
 
 /// How the MR names a prefix in its Binding Update (SHISA's `explicit`/`implicit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,6 +123,8 @@ pub struct Settings {
     pub priority: Option<u16>,
     /// nemonetd: the configured tunnel MTU (the path between MR and HA less 40 bytes).
     pub tunnel_mtu: Option<u32>,
+    /// nemonetd: the hop limit of the tunnel's outer header (RFC 2473 section 6.3).
+    pub tunnel_hop_limit: Option<u8>,
 }
 
 /// What one level (the file or one `interface` block) contains.
@@ -175,7 +180,8 @@ impl Settings {
             max_binding_lifetime,
             role,
             priority,
-            tunnel_mtu
+            tunnel_mtu,
+            tunnel_hop_limit
         )
     }
 
@@ -198,6 +204,11 @@ impl Settings {
     /// The configured tunnel MTU, [`DEFAULT_TUNNEL_MTU`] unless the file set one.
     pub fn tunnel_mtu_or_default(&self) -> u32 {
         self.tunnel_mtu.unwrap_or(DEFAULT_TUNNEL_MTU)
+    }
+
+    /// The outer hop limit, [`DEFAULT_TUNNEL_HOP_LIMIT`] unless the file set one.
+    pub fn tunnel_hop_limit_or_default(&self) -> u8 {
+        self.tunnel_hop_limit.unwrap_or(DEFAULT_TUNNEL_HOP_LIMIT)
     }
 
     /// The data plane backend, `auto` unless the file chose one.

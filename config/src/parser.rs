@@ -54,6 +54,7 @@ pub const KEYWORDS: &[&str] = &[
     "role",
     "priority",
     "tunnel-mtu",
+    "tunnel-hop-limit",
 ];
 
 pub struct Parser<'a> {
@@ -428,6 +429,7 @@ impl<'a> Parser<'a> {
                 MIN_TUNNEL_MTU.into(),
                 MAX_TUNNEL_MTU.into(),
             )? as u32),
+            "tunnel-hop-limit" => Setting::TunnelHopLimit(self.number(keyword, 1, 255)? as u8),
             _ => return Err(self.err(pos, unknown_keyword(word))),
         };
         self.expect_semi(&format!("{keyword} value"))?;

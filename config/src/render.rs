@@ -93,6 +93,9 @@ impl Settings {
         if let Some(v) = self.tunnel_mtu {
             push(format!("tunnel-mtu {v};"));
         }
+        if let Some(v) = self.tunnel_hop_limit {
+            push(format!("tunnel-hop-limit {v};"));
+        }
         out
     }
 }

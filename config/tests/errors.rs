@@ -21,6 +21,8 @@ const CASES: &[(&str, &str)] = &[
     ("data-plane ip6tnl;", "t.conf:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'"),
     ("tunnel-mtu 1279;", "t.conf:1:12: tunnel-mtu 1279 out of range 1280..=65495"),
     ("tunnel-mtu 65496;", "t.conf:1:12: tunnel-mtu 65496 out of range 1280..=65495"),
+    ("tunnel-hop-limit 0;", "t.conf:1:18: tunnel-hop-limit 0 out of range 1..=255"),
+    ("tunnel-hop-limit 256;", "t.conf:1:18: tunnel-hop-limit 256 out of range 1..=255"),
     ("tunnel-mtu 1460 1500;", "t.conf:1:17: expected ';' after tunnel-mtu value, found '1500'"),
     ("};", "t.conf:1:1: unexpected '}': no block is open"),
     ("{", "t.conf:1:1: expected a statement, found '{'"),

@@ -105,6 +105,7 @@ mobile-network-interface eth1;
 ipv4-mnp-address 10.0.0.1;
 max-binding-lifetime 3600;
 tunnel-mtu 1400;
+tunnel-hop-limit 100;
 prefixtable {
     2001:240:1:280::beef 2001:240:1:281::/64 implicit;
 };
@@ -114,6 +115,7 @@ interface eth0 {
     priority 10;
     data-plane tun;
     tunnel-mtu 1452;
+    tunnel-hop-limit 42;
     ipv4-mnp-encoding rfc5555;
     prefixtable { 2001:240:1:280::beef 10.0.0.0/24 explicit 7; };
     ipv4-dummy-tunnel { nemo0 169.254.0.1 169.254.0.2; };
@@ -163,6 +165,13 @@ fn every_keyword() {
         "interface overrides global"
     );
     assert_eq!(cfg.settings_for("eth2").tunnel_mtu_or_default(), 1400);
+    assert_eq!(g.tunnel_hop_limit, Some(100));
+    assert_eq!(
+        e0.tunnel_hop_limit_or_default(),
+        42,
+        "interface overrides global"
+    );
+    assert_eq!(cfg.settings_for("eth2").tunnel_hop_limit_or_default(), 100);
     assert_eq!(e0.role, Some(InterfaceRole::Egress));
     assert_eq!(e0.priority, Some(10));
     assert_eq!(
@@ -196,6 +205,7 @@ fn defaults_when_unset() {
     assert_eq!(s.data_plane_or_default(), DataPlane::Auto);
     assert_eq!(s.tunnel_mtu, None);
     assert_eq!(s.tunnel_mtu_or_default(), shisa_config::DEFAULT_TUNNEL_MTU);
+    assert_eq!(s.tunnel_hop_limit_or_default(), 64);
 }
 
 #[test]

@@ -4,6 +4,7 @@ use crate::backend::Tunnel;
 use crate::bpf::BpfStats;
 use crate::desired::{self, DesiredState, Links, Plan, RouteAction};
 use crate::error::{Error, Result};
+use crate::hop_limit::{self, HopLimitSpec};
 use crate::model::{HaBinding, HomeRouter, MrRegistration, Role, TunnelSettings};
 use crate::mss_clamp::{self, ClampSpec};
 use crate::netlink::Netlink;
@@ -50,6 +51,8 @@ pub struct DataPlane {
     clamp: Option<Option<ClampSpec>>,
     /// The oversize path last installed; `None` until the first apply.
     oversize: Option<Option<OversizeSpec>>,
+    /// The outer hop limit rule last written (seg6); `None` until the first apply.
+    hop_limit: Option<Option<HopLimitSpec>>,
     /// What the kernel was last made equal to: set only when an apply succeeded, so that
     /// after a failure it still says what is installed.
     applied: Option<Applied>,
@@ -112,6 +115,7 @@ impl DataPlane {
             tunnel: tunnel_backend,
             clamp: None,
             oversize: None,
+            hop_limit: None,
             applied: None,
             configured_path_mtu: tunnel.path_mtu,
             peer_path_mtu: BTreeMap::new(),
@@ -441,6 +445,7 @@ impl DataPlane {
     pub async fn teardown(mut self) -> Result<()> {
         self.clamp = None;
         self.oversize = None;
+        self.hop_limit = None;
         let report = self.apply(DesiredState::default()).await?;
         // After the routes: they may hold what the backend made (a bpf program).
         self.tunnel.teardown()?;
@@ -462,6 +467,21 @@ impl DataPlane {
                 None => oversize::remove(&self.nl, &table).await?,
             }
             self.oversize = Some(state.oversize);
+        }
+        let hop_limit = self
+            .tunnel
+            .render()
+            .copies_inner_hop_limit()
+            .then_some(state.peers.local)
+            .flatten()
+            .map(|local| HopLimitSpec {
+                local,
+                hop_limit: self.role.tunnel().hop_limit,
+            });
+        if self.hop_limit.as_ref() != Some(&hop_limit) {
+            let table = hop_limit::nft_table(&self.role.tunnel().nft_table);
+            hop_limit::apply(&table, hop_limit.as_ref())?;
+            self.hop_limit = Some(hop_limit);
         }
         if report.changed() {
             tracing::info!(role = self.role.name(), ?report, "data plane updated");

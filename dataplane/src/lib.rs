@@ -58,6 +58,7 @@ mod bpf;
 mod dataplane;
 mod desired;
 mod error;
+mod hop_limit;
 mod model;
 mod mss_clamp;
 mod netlink;

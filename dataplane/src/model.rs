@@ -15,6 +15,9 @@ pub struct TunnelSettings {
     pub nft_table: String,
     /// Where the bpf backend pins its maps and programs (a bpffs; mounted when missing).
     pub bpf_root: std::path::PathBuf,
+    /// Hop limit of the outer IPv6 header (RFC 2473 section 6.3: the entry point's own,
+    /// not the inner packet's), 1..=255.
+    pub hop_limit: u8,
 }
 
 impl Default for TunnelSettings {
@@ -24,6 +27,7 @@ impl Default for TunnelSettings {
             tun_name: "nemo0".into(),
             nft_table: "nemonetd".into(),
             bpf_root: crate::bpf::DEFAULT_ROOT.into(),
+            hop_limit: Self::DEFAULT_HOP_LIMIT,
         }
     }
 }
@@ -31,6 +35,8 @@ impl Default for TunnelSettings {
 impl TunnelSettings {
     /// IPv6 header added by the encapsulation.
     pub const ENCAP_OVERHEAD: u32 = 40;
+    /// The outer hop limit unless configured (UMIP's and Linux's ip6tnl default).
+    pub const DEFAULT_HOP_LIMIT: u8 = 64;
 
     /// MTU of the tunnel: the path MTU minus the outer IPv6 header.
     pub fn tunnel_mtu(&self) -> u32 {
@@ -51,6 +57,9 @@ impl TunnelSettings {
                 "nft table name {:?}: use letters, digits, _ and -",
                 self.nft_table
             ));
+        }
+        if self.hop_limit == 0 {
+            return Err("outer hop limit 0: use 1-255".into());
         }
         if !plain(&self.tun_name, 15) {
             return Err(format!(

@@ -5,7 +5,7 @@ mod common;
 
 use anyhow::{ensure, Result};
 use common::*;
-use dataplane::Backend;
+use dataplane::{Backend, TunnelSettings};
 use integration::backend_tests;
 use integration::backends::{in_kernel, tunnel_marker};
 
@@ -439,6 +439,72 @@ fn wire_format_is_rfc2473(backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// RFC 2473 section 6.3: the outer header carries the configured hop limit (64 by default,
+/// and another one here), whatever the inner packet's, for IPv4 and IPv6 inside, on both
+/// tunnel entry points. Captured where the outer packets leave (MR up0, HA home0), before
+/// any router decrements them. The data planes restart (without teardown) with the other
+/// hop limit: it takes effect (the bpf backend must not adopt the pinned program loaded
+/// with the old one).
+fn outer_hop_limit_is_configured(backend: Backend) -> Result<()> {
+    let t = Topology::new()?;
+    for (i, hops) in [TunnelSettings::DEFAULT_HOP_LIMIT, 42, 64]
+        .into_iter()
+        .enumerate()
+    {
+        let tunnel = TunnelSettings {
+            hop_limit: hops,
+            ..Topology::tunnel()
+        };
+        if i > 0 {
+            t.mr_node.drop_dataplane()?;
+            t.ha_node.drop_dataplane()?;
+        }
+        t.register_with(backend, COA1, tunnel)?;
+        ping(&t.a, &[B4])?;
+        let dir = std::env::temp_dir();
+        let pid = std::process::id();
+        let mr_file = dir.join(format!("hoplimit-{backend}-{hops}-{pid}-mr.pcap"));
+        let ha_file = dir.join(format!("hoplimit-{backend}-{hops}-{pid}-ha.pcap"));
+        let mr_cap = integration::capture::Capture::start(&t.mr, "up0", &mr_file)?;
+        let ha_cap = integration::capture::Capture::start(&t.ha, "home0", &ha_file)?;
+        // Inner hop limits unlike the configured one, from both sides.
+        ping(&t.a, &["-t", "7", B4])?;
+        ping(&t.a, &["-t", "200", B6])?;
+        ping(&t.b, &["-t", "9", A4])?;
+        ping(&t.b, &["-t", "250", A6])?;
+        let mr_file = mr_cap.finish()?;
+        let ha_file = ha_cap.finish()?;
+        for (file, src) in [(&mr_file, COA1), (&ha_file, HA)] {
+            let rows = integration::capture::tshark_fields(
+                file,
+                &format!("ipv6.src == {src} && (ipv6.nxt == 4 || ipv6.nxt == 41)"),
+                &["ipv6.nxt", "ipv6.hlim"],
+            )?;
+            let _ = std::fs::remove_file(file);
+            let mut seen = std::collections::BTreeSet::new();
+            for row in &rows {
+                // Outer first (occurrence=a lists the inner IPv6 header's values after).
+                let first = |i: usize| row.get(i).and_then(|v| v.split(',').next()).unwrap_or("");
+                let (nxt, hlim) = (first(0), first(1));
+                ensure!(
+                    hlim == hops.to_string(),
+                    "{backend}: outer hop limit {hlim} from {src} (next header {nxt}), configured {hops}: {rows:?}"
+                );
+                seen.insert(nxt.to_string());
+            }
+            ensure!(
+                seen.contains("4") && seen.contains("41"),
+                "{backend}: tunnel packets of both families from {src} expected, saw next headers {seen:?}"
+            );
+            eprintln!(
+                "{backend}: {} outer packets from {src}, hop limit {hops}",
+                rows.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `auto` picks the first backend of [`Backend::ALL`] this kernel runs; a forced backend
 /// that runs is honoured, a forced one the kernel lacks is an error naming its kernel option.
 #[test]
@@ -692,4 +758,5 @@ backend_tests! {
     ha_binding_set_changes: seg6_ha_binding_set_changes, bpf_ha_binding_set_changes, tun_ha_binding_set_changes;
     signaling_stays_native: seg6_signaling_stays_native, bpf_signaling_stays_native, tun_signaling_stays_native;
     at_home: seg6_at_home, bpf_at_home, tun_at_home;
+    outer_hop_limit_is_configured: seg6_outer_hop_limit_is_configured, bpf_outer_hop_limit_is_configured, tun_outer_hop_limit_is_configured;
 }

@@ -15,8 +15,15 @@ pub struct Capture {
 impl Capture {
     /// Captures everything on `ifname` in `ns` into `file` (unbuffered), once tcpdump listens.
     pub fn start(ns: &Netns, ifname: &str, file: &Path) -> Result<Self> {
+        Self::start_truncated(ns, ifname, file, 0)
+    }
+
+    /// [`Self::start`] keeping the first `snaplen` bytes of each frame (0: all), for long
+    /// captures where the headers are what counts.
+    pub fn start_truncated(ns: &Netns, ifname: &str, file: &Path, snaplen: u32) -> Result<Self> {
         let mut cmd = ns.command("tcpdump");
-        cmd.args(["-i", ifname, "--immediate-mode", "-U", "-s", "0", "-w"])
+        let snaplen = snaplen.to_string();
+        cmd.args(["-i", ifname, "--immediate-mode", "-U", "-s", &snaplen, "-w"])
             .arg(file);
         cmd.stderr(std::process::Stdio::piped());
         let process = BackgroundProcess::spawn(cmd, "tcpdump")?;

@@ -4,15 +4,18 @@
 //! natively (no tunnel) and still reachable. Shared by `nemo-lab` and the CI test.
 
 use crate::backends::{self, Backend};
+use crate::capture::{tshark_fields, Capture};
 use crate::lab::Stop;
 use crate::lab::{
-    self, Lab, Services, A4, A6, B4, B6, FOREIGN1, FOREIGN2, HA6, HOA, HOME, MNP4, MNP6, WAIT,
+    self, Lab, Services, A4, A6, B4, B6, CAPTURE_PORTS, FOREIGN1, FOREIGN2, HA6, HOA, HOME, MNP4,
+    MNP6, WAIT,
 };
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Set by a Ctrl-C handler: the experiment stops at the next step and the lab is removed.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -138,6 +141,23 @@ pub fn wait_for_tunnel_routes(lab: &Lab) -> Result<()> {
     }
 }
 
+/// Waits until the HA routes the mobile network prefixes to the MR's home address on the
+/// home link (nemonetd acted on BC_REMOVE).
+fn wait_for_home_routes(lab: &Lab) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        let v4 = lab.ha.ip(&["route", "show", MNP4])?;
+        if v4.contains(HOA) && !v4.contains("encap") && !v4.contains("nemo0") {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            start.elapsed() < WAIT,
+            "the HA does not route {MNP4} to the home address:\n{v4}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Runs the whole experiment; `out` gets a human-readable account as it goes.
 pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     let mut report = Report::default();
@@ -146,6 +166,13 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         "== nemo-lab: dual-stack NEMO over IPv6-only access (data-plane {})",
         lab.backend
     )?;
+    // The whole run on the wire, for the ICMP error check at the end.
+    let mut captures = Vec::new();
+    for (port, what) in CAPTURE_PORTS {
+        let file = lab.dir.join(format!("capture-{port}.pcap"));
+        let cap = Capture::start_truncated(&lab.switch.ns, port, &file, 256)?;
+        captures.push((port, what, cap));
+    }
     lab.start_daemons()?;
     report.backend = lab.running;
     writeln!(
@@ -167,7 +194,11 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
             v["command"].as_str().is_some_and(|c| c.contains("home"))
         })
         .context("babymdd did not find the MR at home")?;
-    writeln!(out, "MR is on its home link (babymdd: DEREGHOME)")?;
+    writeln!(
+        out,
+        "MR is on its home link (babymdd: DEREGHOME); the home link's RAs carry the home prefix with SLAAC {}",
+        if lab::HOME_SLAAC { "on" } else { "off (A=0): no address but the home address mrd places" }
+    )?;
     home_checks(lab, &mut report, out, "at home, before any registration")?;
     let svc = Services::start(&lab.a, &lab.dir, 10 * 1024 * 1024)?;
     interrupted()?;
@@ -190,9 +221,11 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
                 lab.log("mrd-mr")
             )
         })?;
+    let registered = Instant::now();
     lab.ha_bus
         .wait_for("BC_ADD", WAIT, |v| coa_in(v, FOREIGN1.1))?;
     wait_for_tunnel_routes(lab)?;
+    let hoa_pings = HoaPings::spawn(lab, registered)?;
     let reg = Duration::from_secs_f64((unix(SystemTime::now()) - unix(t0)).max(0.0));
     report.registration = Some(reg);
     writeln!(
@@ -204,6 +237,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         bul["mnp4"],
         reg.as_secs_f64() * 1000.0
     )?;
+    hoa_pings.finish(&mut report, out, "right after the move to foreign link 1")?;
     interrupted()?;
 
     writeln!(
@@ -320,7 +354,8 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     )?;
 
     // Handover foreign link 1 -> foreign link 2 under a continuous ping.
-    let handover = measure_handover(lab, FOREIGN2, Duration::from_millis(1100))?;
+    let (handover, hoa_pings) =
+        measure_handover_then(lab, FOREIGN2, Duration::from_millis(1100), HoaPings::spawn)?;
     writeln!(
         out,
         "handover {} -> {} (IPv4 and IPv6 pings every 10 ms; clock from the attachment to the new link): {:.0} ms to a usable CoA + {:.0} ms to traffic through the new path = {:.0} ms, {} echo requests lost",
@@ -332,18 +367,33 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         handover.lost
     )?;
     report.handover = Some(handover);
+    hoa_pings?.finish(
+        &mut report,
+        out,
+        "right after the handover to foreign link 2",
+    )?;
     interrupted()?;
 
     // Back home: deregistration.
     lab.move_mr(HOME.0)?;
-    writeln!(out, "moved the MR back to its home link")?;
+    writeln!(
+        out,
+        "moved the MR back to its home link (SLAAC {} there)",
+        if lab::HOME_SLAAC { "on" } else { "off" }
+    )?;
     lab.mr_bus
         .wait_for("BUL_REMOVE", WAIT, |_| true)
         .context("no BUL_REMOVE at home")?;
+    let deregistered = Instant::now();
     let removed = lab
         .ha_bus
         .wait_for("BC_REMOVE", WAIT, |_| true)
         .context("no BC_REMOVE at home")?;
+    // As after a move away (the tunnel routes on both ends): the HA's data plane has
+    // followed the Binding Cache (had acknowledges before nemonetd drops the tunnel route
+    // to the home address).
+    wait_for_home_routes(lab)?;
+    let hoa_pings = HoaPings::spawn(lab, deregistered)?;
     check(
         &mut report,
         out,
@@ -351,6 +401,7 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         removed["reason"] == "deregistered",
         removed.to_string(),
     );
+    hoa_pings.finish(&mut report, out, "right after the return home")?;
     home_checks(lab, &mut report, out, "back at home")?;
     writeln!(out, "routing tables at home:")?;
     for (who, ns) in [("MR", &lab.mr), ("HA", &lab.ha)] {
@@ -358,6 +409,12 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
             writeln!(out, "  {who}: {line}")?;
         }
     }
+
+    let mut files = Vec::new();
+    for (port, what, cap) in captures {
+        files.push((port, what, cap.finish()?));
+    }
+    wire_check(&mut report, out, &files)?;
 
     writeln!(out, "bus events on the MR:")?;
     for v in lab.mr_bus.drain() {
@@ -568,6 +625,17 @@ pub fn measure_handover(
     to: (&'static str, &'static str),
     detach: Duration,
 ) -> Result<Handover> {
+    measure_handover_then(lab, to, detach, |_, _| ()).map(|(h, ())| h)
+}
+
+/// [`measure_handover`], running `after_registration` (with the time it was seen) as soon
+/// as the new registration is on the MR's bus, before the measurement is evaluated.
+pub fn measure_handover_then<T>(
+    lab: &mut Lab,
+    to: (&'static str, &'static str),
+    detach: Duration,
+    after_registration: impl FnOnce(&Lab, Instant) -> T,
+) -> Result<(Handover, T)> {
     let mut flows = Vec::new();
     for target in [B4, B6] {
         let mut ping = lab.a.command("ping");
@@ -594,6 +662,7 @@ pub fn measure_handover(
         .context("babymdd announced no CoA on the new link")?;
     let t_coa = bus_time(&md).unwrap_or(t0);
     lab.mr_bus.wait_for("BUL_ADD", WAIT, |v| coa_in(v, to.1))?;
+    let then = after_registration(lab, Instant::now());
     std::thread::sleep(Duration::from_millis(500));
     let mut restored_at = t0;
     let mut each = [t0; 2];
@@ -629,12 +698,143 @@ pub fn measure_handover(
         let answered = after.iter().filter(|r| r.1 > seq_at_t0).count() as u64;
         lost += max_seq.saturating_sub(seq_at_t0).saturating_sub(answered) as u32;
     }
-    Ok(Handover {
+    let handover = Handover {
         to_coa: Duration::from_secs_f64((t_coa - t0).max(0.0)),
         to_traffic: Duration::from_secs_f64((restored_at - t_coa).max(0.0)),
         to_traffic_each: each.map(|t| Duration::from_secs_f64((t - t_coa).max(0.0))),
         lost,
-    })
+    };
+    Ok((handover, then))
+}
+
+/// How soon after a (de)registration the home address must answer.
+const HOA_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Pings from and to the MR's home address, started right after a registration or
+/// deregistration: node B pings the home address (through the tunnel, or on the home link,
+/// where the router's neighbour cache must follow the MR at once: RFC 6275 10.4.1 and
+/// 11.5.4), and the MR pings B from its home address.
+struct HoaPings {
+    /// From the (de)registration to the start of the pings.
+    started: Duration,
+    pings: Vec<(String, std::process::Child)>,
+}
+
+impl HoaPings {
+    fn spawn(lab: &Lab, since: Instant) -> Result<Self> {
+        let started = since.elapsed();
+        let mut pings = Vec::new();
+        for (name, ns, args) in [
+            ("IPv6 ping B -> the MR's home address", &lab.b, vec![HOA]),
+            (
+                "IPv6 ping from the MR's home address to B",
+                &lab.mr,
+                vec!["-I", HOA, B6],
+            ),
+        ] {
+            let mut cmd = ns.command("ping");
+            cmd.args(["-6", "-n", "-c", "3", "-i", "0.2", "-W", "2"])
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let child = cmd.spawn().with_context(|| format!("spawn {name}"))?;
+            pings.push((name.to_string(), child));
+        }
+        Ok(Self { started, pings })
+    }
+
+    fn finish(self, report: &mut Report, out: &mut dyn Write, when: &str) -> Result<()> {
+        let ms = self.started.as_secs_f64() * 1000.0;
+        for (name, child) in self.pings {
+            let o = child.wait_with_output()?;
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            check(
+                report,
+                out,
+                &format!("{when}: {name}, started {ms:.0} ms after the (de)registration"),
+                o.status.success()
+                    && text.contains(" 0% packet loss")
+                    && self.started < HOA_DEADLINE,
+                text,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// ICMPv6 error types (RFC 4443): Destination Unreachable, Packet Too Big, Time Exceeded,
+/// Parameter Problem.
+const ICMPV6_ERRORS: &str = "icmpv6.type >= 1 && icmpv6.type <= 4";
+/// ICMPv4 errors: Destination Unreachable, Source Quench, Redirect, Time Exceeded,
+/// Parameter Problem.
+const ICMPV4_ERRORS: &str =
+    "icmp.type == 3 || icmp.type == 4 || icmp.type == 5 || icmp.type == 11 || icmp.type == 12";
+
+/// The capture summary of the whole run, and the check: no ICMPv6 error on any captured
+/// link (the lab provokes none on purpose: it has no PMTU checks).
+fn wire_check(
+    report: &mut Report,
+    out: &mut dyn Write,
+    files: &[(&str, &str, PathBuf)],
+) -> Result<()> {
+    writeln!(
+        out,
+        "capture of the whole run (tcpdump on the switch ports, tshark):"
+    )?;
+    let mut errors = Vec::new();
+    for (port, what, file) in files {
+        let frames = tshark_fields(file, "frame", &["frame.number"])?.len();
+        let mut types: std::collections::BTreeMap<u32, usize> = Default::default();
+        for row in tshark_fields(file, "icmpv6", &["icmpv6.type"])? {
+            let mut seen: Vec<u32> = row
+                .first()
+                .map(|v| v.split(',').filter_map(|t| t.parse().ok()).collect())
+                .unwrap_or_default();
+            seen.sort_unstable();
+            seen.dedup();
+            for t in seen {
+                *types.entry(t).or_default() += 1;
+            }
+        }
+        let fields = [
+            "frame.time_relative",
+            "ipv6.src",
+            "ipv6.dst",
+            "ip.src",
+            "ip.dst",
+            "icmpv6.type",
+            "icmpv6.code",
+            "icmp.type",
+            "icmp.code",
+        ];
+        let err6 = tshark_fields(file, ICMPV6_ERRORS, &fields)?;
+        let err4 = tshark_fields(file, ICMPV4_ERRORS, &fields)?;
+        let histogram = types
+            .iter()
+            .map(|(t, n)| format!("{t}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        writeln!(
+            out,
+            "  {what} ({port}): {frames} frames; ICMPv6 frames by type {histogram}; ICMPv6 errors {}, ICMPv4 errors {}",
+            err6.len(),
+            err4.len()
+        )?;
+        for row in err6.iter().chain(&err4) {
+            let line = format!("{what}: {}", row.join(" "));
+            writeln!(out, "    {line}")?;
+            errors.push(line);
+        }
+    }
+    check(
+        report,
+        out,
+        "no ICMP error (v6 types 1-4, v4 unreachable/quench/redirect/time exceeded/parameter problem) on the access and home links during the whole run",
+        errors.is_empty(),
+        errors.join("\n"),
+    );
+    Ok(())
 }
 
 /// `[1700000000.123456] 64 bytes from ...: icmp_seq=12 ttl=...` -> (time, seq).

@@ -38,6 +38,17 @@ pub const MNP4: &str = "10.0.0.0/24";
 pub const HOME: (&str, &str) = ("home", "2001:240:1:280::/64");
 pub const FOREIGN1: (&str, &str) = ("fgn1", "2001:240:1:200::/64");
 pub const FOREIGN2: (&str, &str) = ("fgn2", "2001:240:1:300::/64");
+/// Whether the home link's router advertises the home prefix with the A flag (SLAAC): it
+/// does not.
+pub const HOME_SLAAC: bool = false;
+/// The switch ports the lab captures on for the whole run (they never move): the router's
+/// on each link (everything on a foreign link crosses it) and the HA's.
+pub const CAPTURE_PORTS: [(&str, &str); 4] = [
+    ("s-rhome", "home link, router port"),
+    ("s-ha", "home link, HA port"),
+    ("s-rf1", "foreign link 1"),
+    ("s-rf2", "foreign link 2"),
+];
 
 const AUTH_KEY: &str = "0x6e656d6f2d6c61622d6b65792d30303031";
 
@@ -227,13 +238,17 @@ impl Lab {
         b.ip(&["-6", "route", "add", "default", "via", "2001:db8:b::1"])?;
         b.ip(&["route", "add", "default", "via", "198.51.100.1"])?;
         // Router Advertisements every 30-70 ms; a short router lifetime so the router of
-        // a link the MR left stops being its default router quickly.
-        let radvd = Radvd::start_with(
+        // a link the MR left stops being its default router quickly. The home link has no
+        // SLAAC (A flag off, as home links with managed or static addressing): the MR
+        // knows it is home by the home prefix in the RA (RFC 6275 11.5.1), and its only
+        // address there is the home address mrd places. The foreign links give CoAs by
+        // SLAAC.
+        let radvd = Radvd::start_links(
             &rt,
             &[
-                ("r-home", HOME.1),
-                ("r-f1", FOREIGN1.1),
-                ("r-f2", FOREIGN2.1),
+                ("r-home", HOME.1, HOME_SLAAC),
+                ("r-f1", FOREIGN1.1, true),
+                ("r-f2", FOREIGN2.1, true),
             ],
             "AdvDefaultLifetime 2;",
         )?;

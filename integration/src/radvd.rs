@@ -18,15 +18,23 @@ impl Radvd {
 
     /// [`Self::start`] with extra radvd interface statements (e.g. `AdvDefaultLifetime 2;`).
     pub fn start_with(ns: &Netns, interfaces: &[(&str, &str)], extra: &str) -> Result<Self> {
+        let with_slaac: Vec<_> = interfaces.iter().map(|(i, p)| (*i, *p, true)).collect();
+        Self::start_links(ns, &with_slaac, extra)
+    }
+
+    /// [`Self::start_with`] with each prefix's A flag (`AdvAutonomous`): off for a link
+    /// without SLAAC (managed or static addressing), where the prefix is still on-link.
+    pub fn start_links(ns: &Netns, interfaces: &[(&str, &str, bool)], extra: &str) -> Result<Self> {
         ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
         let dir = std::env::temp_dir().join(format!("radvd-{}", crate::unique_name("r")));
         std::fs::create_dir_all(&dir)?;
         let mut conf = String::new();
-        for (ifname, prefix) in interfaces {
+        for (ifname, prefix, slaac) in interfaces {
+            let autonomous = if *slaac { "on" } else { "off" };
             conf.push_str(&format!(
                 "interface {ifname} {{\n AdvSendAdvert on;\n AdvIntervalOpt on;\n \
                  MinRtrAdvInterval 0.03;\n MaxRtrAdvInterval 0.07;\n MinDelayBetweenRAs 0.03;\n \
-                 {extra}\n prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+                 {extra}\n prefix {prefix} {{ AdvOnLink on; AdvAutonomous {autonomous}; }};\n}};\n"
             ));
         }
         let conf_path = dir.join("radvd.conf");

@@ -22,7 +22,7 @@ struct Plane {
     backend: Backend,
     /// MR: the mobile network side, from the configuration.
     inside: Option<(String, Ipv4Addr)>,
-    /// The configured tunnel (`tunnel-mtu`, `bpf-directory`): every data plane starts from
+    /// The configured tunnel (`tunnel-mtu`, `tunnel-hop-limit`, `bpf-directory`): every data plane starts from
     /// it; the data plane owns the path MTU from then on.
     tunnel: TunnelSettings,
     /// The running data plane; on an MR it is rebuilt when the CoA moves to another uplink.
@@ -62,6 +62,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     let tunnel_mtu = s.tunnel_mtu_or_default();
     let mut tunnel = TunnelSettings {
         path_mtu: tunnel_mtu + TunnelSettings::ENCAP_OVERHEAD,
+        hop_limit: s.tunnel_hop_limit_or_default(),
         ..TunnelSettings::default()
     };
     if let Some(dir) = &config.global.settings.bpf_directory {
@@ -136,7 +137,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
                             crate::settings::log_settings(daemon.config(), &args);
-                            tracing::info!("a data-plane, tunnel-mtu or interface change takes effect at the next start");
+                            tracing::info!("a data-plane, tunnel-mtu, tunnel-hop-limit or interface change takes effect at the next start");
                         }
                     }
                 }

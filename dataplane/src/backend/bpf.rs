@@ -28,7 +28,8 @@ pub(crate) struct BpfTunnel {
 
 impl BpfTunnel {
     pub fn open(role: &Role, (ifindex, ifname): (u32, &str)) -> Result<Self> {
-        let plane = BpfPlane::open(&role.tunnel().bpf_root, ifindex, ifname)?;
+        let tunnel = role.tunnel();
+        let plane = BpfPlane::open(&tunnel.bpf_root, ifindex, ifname, tunnel.hop_limit)?;
         let render = BpfRender {
             prog: plane.encap_prog(),
         };

@@ -55,6 +55,11 @@ pub(crate) trait Render {
     fn steers_oversize(&self) -> bool {
         false
     }
+    /// Whether the encapsulation copies the inner hop limit into the outer header, so that
+    /// the configured one must be set after it (`crate::hop_limit`).
+    fn copies_inner_hop_limit(&self) -> bool {
+        false
+    }
 }
 
 /// Decapsulation routes and rules of a backend.

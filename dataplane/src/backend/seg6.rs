@@ -97,6 +97,11 @@ impl Render for Seg6Render {
     fn steers_oversize(&self) -> bool {
         true
     }
+
+    /// seg6_do_srh_encap copies the inner hop limit (IPv6 inside).
+    fn copies_inner_hop_limit(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) struct Seg6Tunnel;

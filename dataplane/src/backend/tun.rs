@@ -31,8 +31,10 @@ pub(crate) struct TunTunnel {
 /// A kernel with an IPv6 tunnel handler loaded (ip6_tunnel, whose tunnel6 answers what no
 /// tunnel device claims) sends the peer an ICMPv6 port unreachable for every tunnel packet
 /// the relay's raw sockets receive, and a peer like UMIP relays it to the inner sender.
-/// The relay is the tunnel: those errors are dropped on their way out. (ICMPv6 payload
-/// offset 14 is the quoted packet's next header.)
+/// The relay is the tunnel: those errors are dropped on their way out. So are the
+/// Parameter Problems (unrecognized next header) a kernel without a tunnel handler sends
+/// while nemonetd restarts and no raw socket takes protocols 4 and 41 (the routes and this
+/// table stay). (ICMPv6 payload offset 14 is the quoted packet's next header.)
 fn quiet_script(table: &str) -> String {
     let mut script = nftscript::fresh_table("inet", table);
     script.push_str(&format!(
@@ -40,6 +42,7 @@ fn quiet_script(table: &str) -> String {
          \tchain output {{\n\
          \t\ttype filter hook output priority 0; policy accept;\n\
          \t\ticmpv6 type destination-unreachable icmpv6 code port-unreachable @th,112,8 {{ 4, 41 }} counter drop\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 1 @th,112,8 {{ 4, 41 }} counter drop\n\
          \t}}\n\
          }}\n"
     ));
@@ -49,7 +52,7 @@ fn quiet_script(table: &str) -> String {
 impl TunTunnel {
     pub async fn open(role: &Role, nl: &Netlink) -> Result<Self> {
         let tunnel = role.tunnel();
-        let relay = TunRelay::start(&tunnel.tun_name)?;
+        let relay = TunRelay::start(&tunnel.tun_name, tunnel.hop_limit)?;
         let device = Netlink::ifindex(relay.device_name())?;
         // No link-local address: nothing of the device's own (MLD, DAD, solicitations)
         // to send into the tunnel.
@@ -103,5 +106,8 @@ mod tests {
         let s = super::quiet_script("nemonetd_relay");
         assert!(s.starts_with("table inet nemonetd_relay\ndelete table inet nemonetd_relay\n"));
         assert!(s.contains("icmpv6 code port-unreachable @th,112,8 { 4, 41 } counter drop"));
+        assert!(s.contains(
+            "icmpv6 type parameter-problem icmpv6 code 1 @th,112,8 { 4, 41 } counter drop"
+        ));
     }
 }

@@ -51,6 +51,8 @@ pub struct BpfPlane {
     obj: Object,
     /// The encapsulation program the routes run: the pinned one when adopted.
     encap: ProgramHandle,
+    /// What routes know the program by: its tag and its read-only data (see [`identity`]).
+    encap_identity: u64,
     decap: DecapAttachment,
 }
 
@@ -67,11 +69,12 @@ pub struct BpfStats {
 impl BpfPlane {
     /// Loads (or adopts) the programs and maps for this network namespace and attaches the
     /// decapsulation at ingress of `ifindex`.
-    pub fn open(root: &Path, ifindex: u32, ifname: &str) -> Result<Self> {
+    /// Outer headers carry `hop_limit`.
+    pub fn open(root: &Path, ifindex: u32, ifname: &str, hop_limit: u8) -> Result<Self> {
         let persistent = ensure_bpffs(root)?;
         let dir = root.join("shisa").join(netns_id()?);
         std::fs::create_dir_all(&dir).map_err(|e| bpf_err(format!("{}: {e}", dir.display())))?;
-        let obj = match load(&dir) {
+        let obj = match load(&dir, hop_limit) {
             Ok(obj) => obj,
             Err(e) => {
                 // Pinned maps of an incompatible (older) layout: start them afresh; the
@@ -81,11 +84,12 @@ impl BpfPlane {
                 for name in MAPS.iter().chain([&ENCAP_PIN]) {
                     let _ = std::fs::remove_file(dir.join(name));
                 }
-                load(&dir)?
+                load(&dir, hop_limit)?
             }
         };
         collect_orphans(&root.join("shisa"), &dir);
         let encap = adopt_encap(&obj, &dir)?;
+        let encap_identity = identity(&encap)?;
         let decap_prog = if is_ethernet(ifname) {
             "nemo_decap_eth"
         } else {
@@ -103,6 +107,7 @@ impl BpfPlane {
             dir,
             obj,
             encap,
+            encap_identity,
             decap,
         })
     }
@@ -111,7 +116,7 @@ impl BpfPlane {
     pub fn encap_prog(&self) -> BpfProg {
         BpfProg {
             fd: self.encap.as_fd().as_raw_fd(),
-            tag: u64::from_be_bytes(self.encap.tag()),
+            tag: self.encap_identity,
         }
     }
 
@@ -241,19 +246,35 @@ fn libbpf_logging() {
 }
 
 /// Opens the object with its maps pinned in `dir` (reused when already there) and loads
-/// it. A program the verifier rejects fails with the verifier's log.
-fn load(dir: &Path) -> Result<Object> {
-    load_object(OBJECT, dir)
+/// it with `hop_limit` in the outer headers. A program the verifier rejects fails with
+/// the verifier's log.
+fn load(dir: &Path, hop_limit: u8) -> Result<Object> {
+    load_object(OBJECT, Some(dir), Some(hop_limit))
 }
 
-fn load_object(object: &[u8], dir: &Path) -> Result<Object> {
+/// The name libbpf gives the object's `.rodata` map ends so (the kernel keeps the first 15
+/// bytes of `<object>.rodata`).
+const RODATA_SUFFIX: &str = ".rodata";
+/// Offset of `outer_hop_limit` in nemo.bpf.c's `.rodata` (its only variable).
+const HOP_LIMIT_OFFSET: usize = 0;
+
+/// `dir`: where the maps are pinned (none: unpinned, for tests).
+fn load_object(object: &[u8], dir: Option<&Path>, hop_limit: Option<u8>) -> Result<Object> {
     libbpf_logging();
     let mut open = ObjectBuilder::default()
         .open_memory(object)
         .map_err(|e| bpf_err(format!("open the bpf object: {e}")))?;
     for mut map in open.maps_mut() {
         let name = map.name().to_string_lossy().into_owned();
-        if MAPS.contains(&name.as_str()) {
+        if let (Some(hops), true) = (hop_limit, name.ends_with(RODATA_SUFFIX)) {
+            // Read-only data is part of the program once loaded (the verifier folds it).
+            let data = map
+                .initial_value_mut()
+                .and_then(|d| d.get_mut(HOP_LIMIT_OFFSET))
+                .ok_or_else(|| bpf_err(format!("{name}: no room for outer_hop_limit")))?;
+            *data = hops;
+        }
+        if let (Some(dir), true) = (dir, MAPS.contains(&name.as_str())) {
             map.set_pin_path(dir.join(&name))
                 .map_err(|e| bpf_err(format!("pin path of {name}: {e}")))?;
         }
@@ -292,7 +313,9 @@ fn adopt_encap(obj: &Object, dir: &Path) -> Result<ProgramHandle> {
         ProgramHandle::from_prog_id(id).map_err(|e| bpf_err(format!("program {id}: {e}")))?;
     let pin = dir.join(ENCAP_PIN);
     if let Ok(pinned) = ProgramHandle::from_pinned_path(&pin) {
-        if pinned.tag() == fresh.tag() {
+        // The tag hashes the code without the data its read-only map holds: a program
+        // loaded with another hop limit has the same tag.
+        if pinned.tag() == fresh.tag() && rodata(&pinned)? == rodata(&fresh)? {
             tracing::info!(id = pinned.id(), "adopted the pinned encapsulation program");
             return Ok(pinned);
         }
@@ -302,6 +325,67 @@ fn adopt_encap(obj: &Object, dir: &Path) -> Result<ProgramHandle> {
         .pin(&pin)
         .map_err(|e| bpf_err(format!("pin {}: {e}", pin.display())))?;
     Ok(fresh)
+}
+
+/// What routes know an encapsulation program by: its tag mixed with its read-only data
+/// (the hop limit), so that a route running the same code with another hop limit is
+/// replaced like one running other code.
+fn identity(prog: &ProgramHandle) -> Result<u64> {
+    let tag = u64::from_be_bytes(prog.tag());
+    Ok(tag ^ fnv1a(&rodata(prog)?))
+}
+
+/// FNV-1a, 64 bits: stable across builds (a hash of std is not).
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The contents of the `.rodata` map of a loaded program (empty when it has none).
+fn rodata(prog: &ProgramHandle) -> Result<Vec<u8>> {
+    for id in map_ids(prog.as_fd())? {
+        let Ok(map) = libbpf_rs::MapHandle::from_map_id(id) else {
+            continue;
+        };
+        if !map.name().to_string_lossy().ends_with(RODATA_SUFFIX) {
+            continue;
+        }
+        let value = map
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| bpf_err(format!("read the program's .rodata: {e}")))?;
+        return Ok(value.unwrap_or_default());
+    }
+    Ok(Vec::new())
+}
+
+/// The ids of the maps a loaded program uses (`bpf_prog_info.map_ids`).
+fn map_ids(fd: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32>> {
+    use libbpf_rs::libbpf_sys::{bpf_prog_get_info_by_fd, bpf_prog_info};
+    let query = |info: &mut bpf_prog_info| {
+        let mut len = std::mem::size_of::<bpf_prog_info>() as u32;
+        // SAFETY: info points to a bpf_prog_info of len bytes; its map_ids pointer, when
+        // set, to nr_map_ids u32s.
+        let rc = unsafe { bpf_prog_get_info_by_fd(fd.as_raw_fd(), info, &mut len) };
+        if rc < 0 {
+            return Err(bpf_err(format!(
+                "program info: {}",
+                std::io::Error::from_raw_os_error(-rc)
+            )));
+        }
+        Ok(())
+    };
+    let mut info = bpf_prog_info::default();
+    query(&mut info)?;
+    let mut ids = vec![0u32; info.nr_map_ids as usize];
+    let mut info = bpf_prog_info {
+        nr_map_ids: ids.len() as u32,
+        map_ids: ids.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    query(&mut info)?;
+    ids.truncate(info.nr_map_ids as usize);
+    Ok(ids)
 }
 
 /// Makes sure `root` is a bpffs, mounting one there if not. True when pins there outlive
@@ -463,8 +547,7 @@ mod tests {
             eprintln!("skipped: loading BPF programs needs root");
             return;
         }
-        let dir = std::env::temp_dir();
-        let Err(err) = load_object(REJECTED, &dir) else {
+        let Err(err) = load_object(REJECTED, None, None) else {
             panic!("the verifier accepted it");
         };
         let msg = err.to_string();
@@ -472,6 +555,28 @@ mod tests {
         // The verifier's own words about the unchecked access, and its instruction dump.
         assert!(msg.contains("invalid access to packet"), "{msg}");
         assert!(msg.contains("unchecked_read"), "{msg}");
+    }
+
+    #[test]
+    fn the_hop_limit_is_in_the_programs_rodata_and_identity() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: loading BPF programs needs root");
+            return;
+        }
+        let load_with = |hops| {
+            // Unpinned maps: nothing of the test outlives it.
+            let obj = load_object(OBJECT, None, Some(hops)).unwrap();
+            let prog = find_prog(&obj, ENCAP_PROG).unwrap();
+            let id = libbpf_rs::Program::id_from_fd(prog.as_fd()).unwrap();
+            let h = ProgramHandle::from_prog_id(id).unwrap();
+            (rodata(&h).unwrap(), identity(&h).unwrap(), h.tag())
+        };
+        let (data64, id64, tag64) = load_with(64);
+        let (data42, id42, tag42) = load_with(42);
+        assert_eq!(data64.get(HOP_LIMIT_OFFSET), Some(&64));
+        assert_eq!(data42.get(HOP_LIMIT_OFFSET), Some(&42));
+        assert_eq!(tag64, tag42, "the kernel's tag ignores the read-only data");
+        assert_ne!(id64, id42, "routes must tell the two programs apart");
     }
 
     #[test]

@@ -38,14 +38,20 @@ impl SendBatch {
         local: Ipv6Addr,
         peer: Ipv6Addr,
         next_header: u8,
+        hop_limit: u8,
         packet: &[u8],
     ) -> (u64, u64) {
         let mut sa = sockaddr6(peer);
         self.outers.clear();
         for seg in &self.segments {
             let len = seg.headers_len + seg.payload.1 - seg.payload.0;
-            self.outers
-                .push(outer_header(local, peer, next_header, len as u16));
+            self.outers.push(outer_header(
+                local,
+                peer,
+                next_header,
+                len as u16,
+                hop_limit,
+            ));
         }
         // The vectors are complete before any pointer into them is taken.
         self.iovs.clear();

@@ -3,7 +3,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const IPV6_HEADER_LEN: usize = 40;
-const HOP_LIMIT: u8 = 64;
 
 /// Destination of an IPv4 or IPv6 packet, and the next-header value of its encapsulation
 /// (4 or 41). `None` for anything too short or of another version.
@@ -42,18 +41,20 @@ pub fn payload_matches(next_header: u8, payload: &[u8]) -> bool {
     }
 }
 
-/// The outer IPv6 header of RFC 2473 (no extension headers, traffic class and flow label 0).
+/// The outer IPv6 header of RFC 2473 (no extension headers, traffic class and flow label 0),
+/// with the entry point's own `hop_limit` (section 6.3).
 pub fn outer_header(
     src: Ipv6Addr,
     dst: Ipv6Addr,
     next_header: u8,
     payload_len: u16,
+    hop_limit: u8,
 ) -> [u8; IPV6_HEADER_LEN] {
     let mut h = [0u8; IPV6_HEADER_LEN];
     h[0] = 0x60;
     h[4..6].copy_from_slice(&payload_len.to_be_bytes());
     h[6] = next_header;
-    h[7] = HOP_LIMIT;
+    h[7] = hop_limit;
     h[8..24].copy_from_slice(&src.octets());
     h[24..40].copy_from_slice(&dst.octets());
     h
@@ -105,10 +106,11 @@ mod tests {
             "2001:db8::2".parse().unwrap(),
             4,
             1400,
+            42,
         );
         assert_eq!(h[0] >> 4, 6);
         assert_eq!(u16::from_be_bytes([h[4], h[5]]), 1400);
-        assert_eq!((h[6], h[7]), (4, 64));
+        assert_eq!((h[6], h[7]), (4, 42));
         assert_eq!(h[39], 2);
     }
 }

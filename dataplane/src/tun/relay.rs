@@ -140,8 +140,8 @@ fn would_block(e: &io::Error) -> bool {
 
 impl TunRelay {
     /// Opens the TUN device and the sockets (in the caller's network namespace) and
-    /// starts the relay threads.
-    pub fn start(tun_name: &str) -> Result<Self> {
+    /// starts the relay threads; outer headers carry `hop_limit`.
+    pub fn start(tun_name: &str, hop_limit: u8) -> Result<Self> {
         let device = TunDevice::open(tun_name).map_err(|source| Error::Tun {
             name: tun_name.to_string(),
             source,
@@ -182,7 +182,14 @@ impl TunRelay {
                 stop.clone(),
             );
             threads.push(spawn_named("nemo-encap", move || {
-                encap_loop(&device, &send, &peers, &counters, stop.as_raw_fd())
+                encap_loop(
+                    &device,
+                    &send,
+                    &peers,
+                    &counters,
+                    hop_limit,
+                    stop.as_raw_fd(),
+                )
             })?);
         }
         {
@@ -257,6 +264,7 @@ fn encap_loop(
     send: &OwnedFd,
     peers: &RwLock<PeerTable>,
     counters: &Counters,
+    hop_limit: u8,
     stop: RawFd,
 ) {
     let mut buf = vec![0u8; BUF_LEN];
@@ -306,7 +314,14 @@ fn encap_loop(
             counters.send_errors.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let (sent, failed) = batch.send(send.as_raw_fd(), local, peer, next_header, packet);
+        let (sent, failed) = batch.send(
+            send.as_raw_fd(),
+            local,
+            peer,
+            next_header,
+            hop_limit,
+            packet,
+        );
         counters.encapsulated.fetch_add(sent, Ordering::Relaxed);
         counters.send_errors.fetch_add(failed, Ordering::Relaxed);
     }

@@ -301,8 +301,16 @@ impl Topology {
 
     /// Both data planes up and registered with `coa`.
     pub fn register(&self, backend: Backend, coa: &str) -> Result<()> {
-        self.ha_node.start(Self::ha_role(), backend)?;
-        self.mr_node.start(Self::mr_role(), backend)?;
+        self.register_with(backend, coa, Self::tunnel())
+    }
+
+    /// [`Self::register`] with other tunnel settings on both ends.
+    pub fn register_with(&self, backend: Backend, coa: &str, tunnel: TunnelSettings) -> Result<()> {
+        let (mut mr, mut ha) = (Self::mr_role(), Self::ha_role());
+        *mr.tunnel_mut() = tunnel.clone();
+        *ha.tunnel_mut() = tunnel;
+        self.ha_node.start(ha, backend)?;
+        self.mr_node.start(mr, backend)?;
         self.ha_node.apply_ha(vec![Self::binding(coa)])?;
         self.mr_node.apply_mr(Some(Self::registration(coa)))?;
         Ok(())
