@@ -161,7 +161,9 @@ impl Backend {
     pub fn requirement(self) -> &'static str {
         match self {
             Backend::Seg6 => "CONFIG_IPV6_SEG6_LWTUNNEL",
-            Backend::Bpf => "CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF and CONFIG_BPF_SYSCALL",
+            Backend::Bpf => {
+                "CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF, CONFIG_BPF_SYSCALL and Linux 6.3 or later"
+            }
             Backend::Tun => "CONFIG_TUN",
         }
     }

@@ -25,6 +25,7 @@ use attach::DecapAttachment;
 use ipnet::IpNet;
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, ProgramHandle};
 use std::collections::{HashMap, HashSet};
+use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -498,6 +499,7 @@ pub async fn works() -> std::result::Result<(), String> {
         let loaded = open.load();
         loaded.map_err(|e| format!("the kernel refused the bpf programs: {e}"))?
     };
+    decapsulation_works(&obj)?;
     let prog = find_prog(&obj, ENCAP_PROG).map_err(|e| e.to_string())?;
     let id = libbpf_rs::Program::id_from_fd(prog.as_fd()).map_err(|e| e.to_string())?;
     let handle = ProgramHandle::from_prog_id(id).map_err(|e| e.to_string())?;
@@ -526,6 +528,56 @@ pub async fn works() -> std::result::Result<(), String> {
         let _ = nl.delete_route(route_message(&spec)).await;
     }
     result
+}
+
+/// Runs the decapsulation program once on an IPv4-in-IPv6 frame from a registered peer
+/// (BPF_PROG_TEST_RUN, nothing attached): it must come out as the bare IPv4 packet. Kernels
+/// before 6.3 have no `BPF_F_ADJ_ROOM_DECAP_L3_*` and drop it instead.
+fn decapsulation_works(obj: &Object) -> std::result::Result<(), String> {
+    let (peer, local) = (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1),
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 2),
+    );
+    let decap = obj
+        .maps()
+        .find(|m| m.name() == "decap")
+        .ok_or("map decap missing from the object")?;
+    decap
+        .update(&route::tunnel_value(peer, local), &[1], MapFlags::ANY)
+        .map_err(|e| format!("decap map: {e}"))?;
+    let inner: [u8; 28] = [
+        0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2, 8, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd];
+    frame.extend_from_slice(&[0x60, 0, 0, 0, 0, inner.len() as u8, 4, 64]);
+    frame.extend_from_slice(&peer.octets());
+    frame.extend_from_slice(&local.octets());
+    frame.extend_from_slice(&inner);
+    let mut out = [0u8; 128];
+    let prog = obj
+        .progs_mut()
+        .find(|p| p.name() == "nemo_decap_eth")
+        .ok_or("program nemo_decap_eth missing from the object")?;
+    let input = libbpf_rs::ProgramInput {
+        data_in: Some(&frame),
+        data_out: Some(&mut out),
+        ..Default::default()
+    };
+    let ran = prog
+        .test_run(input)
+        .map_err(|e| format!("test run of the decapsulation: {e}"))?;
+    let data = ran.data.as_deref().unwrap_or_default();
+    if ran.return_value != 0
+        || data.get(12..14) != Some(&[0x08, 0x00])
+        || data.get(14..) != Some(&inner[..])
+    {
+        return Err(format!(
+            "the kernel cannot decapsulate IPv4-in-IPv6 at tc ingress (bpf_skb_adjust_room without \
+             BPF_F_ADJ_ROOM_DECAP_L3_IPV4, Linux 6.3; verdict {})",
+            ran.return_value
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for BpfPlane {
