@@ -19,7 +19,17 @@ const MNP6: &str = "2001:db8:281::/64";
 const MNP4: &str = "10.0.0.0/24";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Without an auth-database in `extra`, the explicit `authentication none;` (issue 16).
+fn no_auth_unless_keyed(extra: &str) -> String {
+    if extra.contains("auth-database") {
+        extra.to_string()
+    } else {
+        format!("    authentication none;\n{extra}")
+    }
+}
+
 fn had_conf(extra: &str, table: &str) -> String {
+    let extra = no_auth_unless_keyed(extra);
     format!(
         "interface home0 {{\n    home-prefix 2001:db8:1::/64;\n    max-binding-lifetime 600;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
     )
@@ -30,6 +40,7 @@ fn default_table() -> String {
 }
 
 fn mrd_conf(extra: &str, table: &str) -> String {
+    let extra = no_auth_unless_keyed(extra);
     format!(
         "interface mip0 {{\n    home-agent-address {HA};\n    home-registration-lifetime 8;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
     )
@@ -56,7 +67,7 @@ impl Lab {
         std::fs::write(dir.join("had.conf"), had_conf).unwrap();
         std::fs::write(dir.join("mrd.conf"), mrd_conf).unwrap();
         for (name, text) in files {
-            std::fs::write(dir.join(name), text).unwrap();
+            write_private(&dir.join(name), text);
         }
         let capture = Capture::start(&mr, "eth0", &dir.join("wire.pcap")).unwrap();
         let ha_bus = Monitor::start(&dir.join("habus")).unwrap();
@@ -149,6 +160,13 @@ impl Drop for Lab {
         self.had.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Writes a file only its owner may read (what had and mrd demand of key files).
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn read(p: &Path) -> String {
