@@ -56,10 +56,23 @@ struct Lab {
     ha_bus: Monitor,
     mr_bus: Monitor,
     capture: Option<Capture>,
+    /// Shared with the other labs; the flood test runs alone (its load would delay them).
+    _turn: Option<std::sync::RwLockReadGuard<'static, ()>>,
 }
+
+/// Labs run side by side (read) except the flood, which holds it exclusively (write).
+static TURN: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 impl Lab {
     fn new(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
+        let turn = TURN.read().unwrap_or_else(|e| e.into_inner());
+        let mut lab = Self::alone(had_conf, mrd_conf, files);
+        lab._turn = Some(turn);
+        lab
+    }
+
+    /// A lab for a caller that already holds `TURN` for writing.
+    fn alone(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
         let (ha, mr) = integration::signaling::ha_and_mr("r").unwrap();
         let dir = std::env::temp_dir().join(format!("reg-{}", ha.name()));
         std::fs::create_dir_all(dir.join("habus")).unwrap();
@@ -81,6 +94,7 @@ impl Lab {
             ha_bus,
             mr_bus,
             capture: Some(capture),
+            _turn: None,
         };
         lab.start_had();
         lab.start_mrd();
@@ -1124,6 +1138,10 @@ fn assert_victim_binding_untouched(lab: &mut Lab) {
 }
 
 fn keyed_lab() -> Lab {
+    keyed_lab_with(Lab::new)
+}
+
+fn keyed_lab_with(new: fn(&str, &str, &[(&str, &str)]) -> Lab) -> Lab {
     let ha_db = format!(
         "{HOA} 300 {KEY_HEX}\n{ATTACKER_HOA} 400 0x{}\n",
         ATTACKER_KEY
@@ -1136,7 +1154,7 @@ fn keyed_lab() -> Lab {
         "{}        {ATTACKER_HOA} {ATTACKER_MNP6} explicit;\n",
         default_table()
     );
-    let mut lab = Lab::new(
+    let mut lab = new(
         &had_conf("    auth-database \"ha.auth\";\n", &ha_table),
         &mrd_conf("    auth-database \"mr.auth\";\n", &default_table()),
         &[("ha.auth", &ha_db), ("mr.auth", &mr_db)],
@@ -1381,7 +1399,8 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_flood_of_binding_updates_leaves_the_home_agent_responsive() {
     const FLOOD: u16 = 3000;
-    let mut lab = keyed_lab();
+    let _alone = TURN.write().unwrap_or_else(|e| e.into_inner());
+    let mut lab = keyed_lab_with(Lab::alone);
     let pid = lab.had.as_ref().unwrap().pid();
     let (cpu0, rss0) = (cpu_ticks(pid), rss_kib(pid));
     let mut attacker = Attacker::start(&lab);
