@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use ipnet::Ipv6Net;
 
 use crate::error::Pos;
-use crate::model::{DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, StaticTunnel};
+use crate::model::{
+    Authentication, DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, StaticTunnel,
+};
 
 /// `ipv4-mnp-encoding` as written; the draft numbers come from a separate statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub enum Setting {
     KeyManagement(bool),
     Ipv4MnpSupport(bool),
     AuthDatabase(PathBuf),
+    Authentication(Authentication),
     HomeAgentAddress(Ipv6Addr),
     HomePrefix(Ipv6Net),
     BusDirectory(PathBuf),

@@ -1,11 +1,23 @@
-//! The authentication database: one `HOME-ADDRESS SPI HEX-KEY` line per mobile router,
-//! `#` comments, blank lines ignored. Keys are for the RFC 4285 MN-HA authentication option.
+//! The authentication database: `HOME-ADDRESS SPI HEX-KEY` lines, `#` comments, blank lines
+//! ignored. Keys are for the RFC 4285 MN-HA authentication option. A home address may have
+//! several lines (several SPIs valid at once, for key rotation); SPIs are unique. The home
+//! agent accepts any of a home address's SPIs; the mobile router signs with the last line
+//! for its home address.
+//!
+//! The file holds secrets: [`AuthDatabase::load`] refuses it, like OpenSSH refuses a private
+//! key, when group or others may read or write it, or when it is owned by someone other than
+//! root (or the user the daemon runs as).
 
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use crate::error::{ConfigError, Pos};
+use crate::model::{Authentication, Config};
+
+/// How `mipsock keygen` is named in messages about missing or placeholder keys.
+pub const KEYGEN_HINT: &str = "make a key line with 'mipsock keygen HOME-ADDRESS' and put it in the auth database of both the mobile router and its home agent";
 
 /// SPIs 0 to 255 are reserved by RFC 4285.
 pub const FIRST_USABLE_SPI: u32 = 256;
@@ -50,9 +62,12 @@ impl AuthDatabase {
                 line,
                 col: content.trim_end().chars().count() as u32 + 1,
             };
-            let home_address: Ipv6Addr = hoa_word
-                .parse()
-                .map_err(|_| err(col, format!("'{hoa_word}' is not an IPv6 home address")))?;
+            let home_address: Ipv6Addr = hoa_word.parse().map_err(|_| {
+                err(
+                    col,
+                    format!("'{hoa_word}' is not an IPv6 home address; {KEYGEN_HINT}"),
+                )
+            })?;
             let Some(&(spi_col, spi_word)) = fields.get(1) else {
                 return Err(err(end.col, "expected SPI after home address".into()));
             };
@@ -73,12 +88,6 @@ impl AuthDatabase {
                 return Err(err(extra_col, format!("unexpected '{extra}' after key")));
             }
             for (other, at) in &entries {
-                if other.home_address == home_address {
-                    return Err(err(
-                        col,
-                        format!("home address {home_address} already has an entry at {at}"),
-                    ));
-                }
                 if other.spi == spi {
                     return Err(err(spi_col, format!("SPI {spi} already used at {at}")));
                 }
@@ -97,20 +106,95 @@ impl AuthDatabase {
         })
     }
 
-    /// Reads and parses the database at `path`.
+    /// Checks the file's owner and mode ([`check_key_file`]), then reads and parses it.
     pub fn load(path: &Path) -> Result<AuthDatabase, ConfigError> {
+        check_key_file(path)?;
         let text = crate::read_text(path)?;
         Self::parse_str(&text, &path.display().to_string())
     }
 
-    /// The entry of a home address.
+    /// The entry a mobile router signs with: the last line for its home address (add the new
+    /// key's line at the end to rotate).
     pub fn by_home_address(&self, hoa: Ipv6Addr) -> Option<&AuthEntry> {
-        self.entries.iter().find(|e| e.home_address == hoa)
+        self.entries.iter().rev().find(|e| e.home_address == hoa)
+    }
+
+    /// Every entry of a home address, in file order: a home agent accepts any of them.
+    pub fn all_for(&self, hoa: Ipv6Addr) -> impl Iterator<Item = &AuthEntry> {
+        self.entries.iter().filter(move |e| e.home_address == hoa)
     }
 
     /// The entry of an SPI.
     pub fn by_spi(&self, spi: u32) -> Option<&AuthEntry> {
         self.entries.iter().find(|e| e.spi == spi)
+    }
+}
+
+/// Refuses a key file that group or others may read or write, or that is owned by someone
+/// other than root or the effective user (like OpenSSH with private keys).
+pub fn check_key_file(path: &Path) -> Result<(), ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::file(
+            path.display(),
+            format!(
+                "mode {mode:04o} lets group or others read or write the keys: refused \
+                 (chmod 600 {})",
+                path.display()
+            ),
+        ));
+    }
+    let uid = meta.uid();
+    let me = nix::unistd::geteuid().as_raw();
+    if uid != 0 && uid != me {
+        return Err(ConfigError::file(
+            path.display(),
+            format!(
+                "owned by uid {uid}, not by root (mode {mode:04o}): refused (chown root {})",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How one interface's Binding Updates are authenticated, as the file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSetup {
+    /// RFC 4285 with the keys of this database (a relative path already taken relative to
+    /// the configuration file's directory).
+    Database(PathBuf),
+    /// `authentication none;`: explicitly without authentication.
+    None,
+}
+
+impl Config {
+    /// The authentication in force for `ifname`. `config_path` is where the file was read
+    /// (relative auth-database paths are relative to its directory). Refuses a file that
+    /// makes no choice: an auth-database, or `authentication none;`, is required (not both).
+    pub fn auth_setup(&self, ifname: &str, config_path: &Path) -> Result<AuthSetup, ConfigError> {
+        let s = self.settings_for(ifname);
+        let refuse = |m: String| ConfigError::file(&self.file, format!("interface {ifname}: {m}"));
+        match (s.authentication, s.auth_database) {
+            (Some(Authentication::None), Some(db)) => Err(refuse(format!(
+                "'authentication none;' and auth-database \"{}\" exclude each other",
+                db.display()
+            ))),
+            (Some(Authentication::None), None) => Ok(AuthSetup::None),
+            (_, Some(p)) => Ok(AuthSetup::Database(if p.is_relative() {
+                config_path.parent().unwrap_or(Path::new(".")).join(p)
+            } else {
+                p
+            })),
+            (_, None) => Err(refuse(format!(
+                "no authentication configured: name an auth-database (keys: {KEYGEN_HINT}), \
+                 or write 'authentication none;' to run without authenticating Binding Updates"
+            ))),
+        }
     }
 }
 

@@ -26,6 +26,10 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// A whole file refused (an insecure key file, a missing authentication choice): names
+    /// the file.
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
     /// A syntax or validation error at a position in the file.
     #[error("{file}:{pos}: {message}")]
     At {
@@ -44,11 +48,18 @@ impl ConfigError {
         }
     }
 
+    pub(crate) fn file(file: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        ConfigError::File {
+            file: file.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// The position of the error, if it has one.
     pub fn pos(&self) -> Option<Pos> {
         match self {
             ConfigError::At { pos, .. } => Some(*pos),
-            ConfigError::Io { .. } => None,
+            ConfigError::Io { .. } | ConfigError::File { .. } => None,
         }
     }
 }

@@ -22,11 +22,11 @@ mod validate;
 
 use std::path::Path;
 
-pub use auth::{AuthDatabase, AuthEntry};
+pub use auth::{check_key_file, AuthDatabase, AuthEntry, AuthSetup, KEYGEN_HINT};
 pub use error::{ConfigError, Pos};
 pub use model::{
-    Config, DataPlane, DummyTunnel, Interface, InterfaceRole, Ipv4MnpEncoding, PrefixEntry,
-    PrefixMode, Scope, Settings, StaticTunnel, DEFAULT_HOME_REGISTRATION_LIFETIME,
+    Authentication, Config, DataPlane, DummyTunnel, Interface, InterfaceRole, Ipv4MnpEncoding,
+    PrefixEntry, PrefixMode, Scope, Settings, StaticTunnel, DEFAULT_HOME_REGISTRATION_LIFETIME,
     DEFAULT_TUNNEL_HOP_LIMIT, DEFAULT_TUNNEL_MTU, MAX_TUNNEL_MTU, MIN_TUNNEL_MTU,
 };
 pub use parser::{KEYWORDS, MAX_LIFETIME_SECS};

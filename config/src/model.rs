@@ -87,6 +87,18 @@ pub enum Ipv4MnpEncoding {
     ConfigOnly,
 }
 
+/// `authentication`: whether Binding Updates are authenticated (RFC 4285 MN-HA
+/// authentication with the keys of the `auth-database`) or, only when the file says so,
+/// not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Authentication {
+    /// `authentication rfc4285;` (what a file without the statement means): an
+    /// `auth-database` with a key for every mobile router is required.
+    Rfc4285,
+    /// `authentication none;`: Binding Updates are neither signed nor checked.
+    None,
+}
+
 /// `role` of an interface for babymdd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InterfaceRole {
@@ -108,6 +120,7 @@ pub struct Settings {
     pub key_management: Option<bool>,
     pub ipv4_mnp_support: Option<bool>,
     pub auth_database: Option<PathBuf>,
+    pub authentication: Option<Authentication>,
     pub home_agent_address: Option<Ipv6Addr>,
     pub home_prefix: Option<Ipv6Net>,
     pub bus_directory: Option<PathBuf>,
@@ -168,6 +181,7 @@ impl Settings {
             key_management,
             ipv4_mnp_support,
             auth_database,
+            authentication,
             home_agent_address,
             home_prefix,
             bus_directory,
@@ -290,6 +304,15 @@ impl std::fmt::Display for Ipv4MnpEncoding {
                 status_option,
             } => write!(f, "draft (options {prefix_option} {status_option})"),
         }
+    }
+}
+
+impl std::fmt::Display for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Authentication::Rfc4285 => "rfc4285",
+            Authentication::None => "none",
+        })
     }
 }
 

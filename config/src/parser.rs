@@ -19,8 +19,8 @@ use crate::ast::{DummyLine, EncodingName, PrefixLine, Setting, Stmt, TunnelLine}
 use crate::error::{ConfigError, Pos};
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, PrefixMode, StaticTunnel, MAX_TUNNEL_MTU,
-    MIN_TUNNEL_MTU,
+    Authentication, DataPlane, DummyTunnel, InterfaceRole, PrefixEntry, PrefixMode, StaticTunnel,
+    MAX_TUNNEL_MTU, MIN_TUNNEL_MTU,
 };
 
 /// The longest home registration lifetime a BU can carry: 65535 units of 4 seconds.
@@ -36,6 +36,7 @@ pub const KEYWORDS: &[&str] = &[
     "key-management",
     "ipv4-mnp-support",
     "auth-database",
+    "authentication",
     "interface",
     "prefixtable",
     "static-tunnel",
@@ -356,6 +357,13 @@ impl<'a> Parser<'a> {
             "key-management" => Setting::KeyManagement(self.flag(keyword)?),
             "ipv4-mnp-support" => Setting::Ipv4MnpSupport(self.flag(keyword)?),
             "auth-database" => Setting::AuthDatabase(self.path(keyword)?),
+            "authentication" => Setting::Authentication(self.choice(
+                keyword,
+                &[
+                    ("rfc4285", Authentication::Rfc4285),
+                    ("none", Authentication::None),
+                ],
+            )?),
             "bus-directory" => Setting::BusDirectory(self.path(keyword)?),
             "pid-file" => Setting::PidFile(self.path(keyword)?),
             "bpf-directory" => Setting::BpfDirectory(self.path(keyword)?),

@@ -39,6 +39,9 @@ impl Settings {
         if let Some(v) = &self.auth_database {
             push(format!("auth-database \"{}\";", v.display()));
         }
+        if let Some(v) = self.authentication {
+            push(format!("authentication {v};"));
+        }
         if let Some(v) = self.home_agent_address {
             push(format!("home-agent-address {v};"));
         }

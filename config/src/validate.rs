@@ -391,6 +391,7 @@ fn apply(setting: Setting, s: &mut Settings, written: &mut Written) {
         Setting::KeyManagement(b) => s.key_management = Some(b),
         Setting::Ipv4MnpSupport(b) => s.ipv4_mnp_support = Some(b),
         Setting::AuthDatabase(p) => s.auth_database = Some(p),
+        Setting::Authentication(a) => s.authentication = Some(a),
         Setting::HomeAgentAddress(a) => s.home_agent_address = Some(a),
         Setting::HomePrefix(p) => s.home_prefix = Some(p),
         Setting::BusDirectory(p) => s.bus_directory = Some(p),

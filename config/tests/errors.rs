@@ -169,11 +169,7 @@ const AUTH_CASES: &[(&str, &str)] = &[
     ),
     (
         "beef 300 00ff",
-        "auth.db:1:1: 'beef' is not an IPv6 home address",
-    ),
-    (
-        "2001:db8::1 300 00ff\n2001:db8::1 301 00ff",
-        "auth.db:2:1: home address 2001:db8::1 already has an entry at 1:1",
+        "auth.db:1:1: 'beef' is not an IPv6 home address; make a key line with 'mipsock keygen HOME-ADDRESS' and put it in the auth database of both the mobile router and its home agent",
     ),
     (
         "2001:db8::1 300 00ff\n 2001:db8::2 300 00ff",

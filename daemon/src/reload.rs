@@ -67,24 +67,26 @@ impl<T: DaemonConfig> DaemonConfig for Option<T> {
     }
 }
 
-/// Changes of an auth database, naming home addresses and SPIs, never keys.
+/// Changes of an auth database, naming home addresses and SPIs, never keys. Entries are
+/// matched by SPI (a home address may have several during a key rotation).
 pub fn auth_changes(old: Option<&AuthDatabase>, new: Option<&AuthDatabase>) -> Vec<String> {
     let empty = AuthDatabase::default();
     let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
     let mut out = Vec::new();
     for e in &old.entries {
-        match new.by_home_address(e.home_address) {
-            None => out.push(format!("- auth {} spi {}", e.home_address, e.spi)),
-            Some(n) if n.spi != e.spi || n.key != e.key => out.push(format!(
-                "~ auth {} spi {} (key or spi changed)",
-                e.home_address, n.spi
+        match new.by_spi(e.spi) {
+            Some(n) if n.home_address == e.home_address && n.key == e.key => {}
+            Some(n) if n.home_address == e.home_address => out.push(format!(
+                "~ auth {} spi {} (key changed)",
+                e.home_address, e.spi
             )),
-            Some(_) => {}
+            _ => out.push(format!("- auth {} spi {}", e.home_address, e.spi)),
         }
     }
     for e in &new.entries {
-        if old.by_home_address(e.home_address).is_none() {
-            out.push(format!("+ auth {} spi {}", e.home_address, e.spi));
+        match old.by_spi(e.spi) {
+            Some(o) if o.home_address == e.home_address => {}
+            _ => out.push(format!("+ auth {} spi {}", e.home_address, e.spi)),
         }
     }
     out
@@ -185,10 +187,26 @@ mod tests {
         assert_eq!(
             auth_changes(Some(&a), Some(&b)),
             vec![
-                "~ auth 2001:db8::1 spi 300 (key or spi changed)",
+                "~ auth 2001:db8::1 spi 300 (key changed)",
                 "- auth 2001:db8::2 spi 301",
                 "+ auth 2001:db8::3 spi 302",
             ]
+        );
+        // A rotation: the new SPI added next to the old one, then the old one removed.
+        let c = AuthDatabase::parse_str(
+            "2001:db8::1 300 aabc
+2001:db8::1 310 0011",
+            "c",
+        )
+        .unwrap();
+        assert_eq!(
+            auth_changes(Some(&b), Some(&c)),
+            vec!["- auth 2001:db8::3 spi 302", "+ auth 2001:db8::1 spi 310"]
+        );
+        let d = AuthDatabase::parse_str("2001:db8::1 310 0011", "d").unwrap();
+        assert_eq!(
+            auth_changes(Some(&c), Some(&d)),
+            vec!["- auth 2001:db8::1 spi 300"]
         );
     }
 }

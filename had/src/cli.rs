@@ -32,9 +32,12 @@ pub struct Args {
     ///
     /// The `interface HOMEIF { ... };` block and the top-level statements apply. had uses the
     /// prefixtable (which prefixes each mobile router's home address may register, and the
-    /// implicit ones it registers without naming them), auth-database, home-prefix,
-    /// max-binding-lifetime, preference and ipv4-mnp-encoding. A relative auth-database path
-    /// is taken relative to the configuration file's directory.
+    /// implicit ones it registers without naming them), auth-database, authentication,
+    /// home-prefix, max-binding-lifetime, preference and ipv4-mnp-encoding. A relative
+    /// auth-database path is taken relative to the configuration file's directory. had
+    /// refuses to start without an auth-database holding a key for every home address of the
+    /// prefixtable (a file of mode 600 owned by root) unless the file says
+    /// `authentication none;`.
     #[arg(short = 'c', long = "config", value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 

@@ -60,20 +60,18 @@ pub fn ha_policy(
         }
     }
     let auth = cfg.auth.as_ref().map(|db| {
-        db.entries
-            .iter()
-            .map(|e| {
-                // A keyed home address without prefixes may register as a host (R flag clear).
-                nodes.entry(e.home_address).or_default();
-                (
-                    e.home_address,
-                    SecurityAssociation {
-                        spi: e.spi,
-                        key: e.key.clone(),
-                    },
-                )
-            })
-            .collect()
+        let mut map: BTreeMap<Ipv6Addr, Vec<SecurityAssociation>> = BTreeMap::new();
+        for e in &db.entries {
+            // A keyed home address without prefixes may register as a host (R flag clear).
+            nodes.entry(e.home_address).or_default();
+            map.entry(e.home_address)
+                .or_default()
+                .push(SecurityAssociation {
+                    spi: e.spi,
+                    key: e.key.clone(),
+                });
+        }
+        map
     });
     Ok(HaPolicy {
         home_prefixes,
@@ -84,8 +82,22 @@ pub fn ha_policy(
         ipv4_mnp_support: s.ipv4_mnp_support_or_default(),
         dialect: dialect(s.ipv4_mnp_encoding_or_default())?,
         auth,
+        local_addresses: local_addresses(),
         replay_window: REPLAY_WINDOW,
     })
+}
+
+/// Every IPv6 address of this node (all interfaces): none may be a care-of address.
+pub fn local_addresses() -> Vec<Ipv6Addr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Ipv6Addr> = addrs
+        .filter_map(|a| a.address.and_then(|s| s.as_sockaddr_in6().map(|s| s.ip())))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The global IPv6 prefixes configured on `ifname`.

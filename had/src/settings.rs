@@ -37,7 +37,8 @@ fn log_settings(cfg: &HadConfig, args: &Args) {
             db.entries.len()
         ),
         _ => tracing::warn!(
-            "no auth-database configured: Binding Updates are accepted without authentication"
+            "authentication none: Binding Updates are accepted without authentication \
+             (each registration is logged)"
         ),
     }
     shisa_daemon::log_config_notes(&cfg.config);

@@ -1,8 +1,16 @@
 //! Runs the real `had` binary: help, errors (configuration and auth database), start and
 //! stop, the unauthenticated warning, and reload of the auth database.
 
+use std::os::unix::fs::PermissionsExt;
+
 use nix::sys::signal::Signal;
 use shisa_daemon::testing::{assert_fails, assert_help_mentions, run, Scratch};
+
+/// Writes a key file as an operator must: mode 600.
+fn write_keys(s: &Scratch, name: &str, text: &str) {
+    s.write(name, text);
+    std::fs::set_permissions(s.path(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
 
 const HAD: &str = env!("CARGO_BIN_EXE_had");
 
@@ -82,7 +90,7 @@ fn config_error_gives_file_line_col() {
 #[test]
 fn auth_database_error_names_its_file_line_col() {
     let s = Scratch::new("had", Some(&format!("auth-database \"auth.db\";\n{VALID}")));
-    s.write("auth.db", "# keys\n2001:240:1:280::beef 12 00112233\n");
+    write_keys(&s, "auth.db", "# keys\n2001:240:1:280::beef 12 00112233\n");
     let out = s.run(HAD, true, &["-f", "eth0"]);
     assert_fails(
         &out,
@@ -94,12 +102,32 @@ fn auth_database_error_names_its_file_line_col() {
     );
 }
 
+/// Issue 16: no authentication configured, no start (exit 1, the file and the interface
+/// named); `authentication none;` is the explicit way to run without, and had says so.
 #[test]
-fn start_warns_without_auth_database_and_stops_on_sigterm() {
+fn refuses_to_start_without_an_authentication_choice() {
     let s = Scratch::new("had", Some(VALID));
+    let out = s.run(HAD, true, &["-f", "eth0"]);
+    assert_fails(
+        &out,
+        1,
+        &format!(
+            "had: {}: interface eth0: no authentication configured: name an auth-database \
+             (keys: make a key line with 'mipsock keygen HOME-ADDRESS' and put it in the auth \
+             database of both the mobile router and its home agent), or write 'authentication \
+             none;' to run without authenticating Binding Updates\n",
+            s.config_path()
+        ),
+    );
+    assert!(!std::path::Path::new(&s.pid_path()).exists());
+}
+
+#[test]
+fn start_with_authentication_none_warns_and_stops_on_sigterm() {
+    let s = Scratch::new("had", Some(&format!("authentication none;\n{VALID}")));
     let mut d = s.start(HAD, true, &["-f", "eth0"]);
     d.wait_for_log(
-        "no auth-database configured: Binding Updates are accepted without authentication",
+        "authentication none: Binding Updates are accepted without authentication (each registration is logged)",
     );
     let log = d.log();
     assert!(log.contains("home interface eth0, home prefix 2001:240:1:280::/64, 1 mobile router(s), 1 IPv6 and 1 IPv4 prefixes"), "{log}");
@@ -107,10 +135,42 @@ fn start_warns_without_auth_database_and_stops_on_sigterm() {
     s.stop(&mut d);
 }
 
+/// Issue 16: a key file group or others may read, or without a key for a mobile router of
+/// the prefixtable, stops had at start with the path (and the mode).
+#[test]
+fn refuses_an_open_key_file_and_one_missing_a_mobile_router() {
+    let s = Scratch::new("had", Some(&format!("auth-database \"auth.db\";\n{VALID}")));
+    s.write("auth.db", "2001:240:1:280::beef 300 00112233\n");
+    std::fs::set_permissions(s.path("auth.db"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = s.run(HAD, true, &["-f", "eth0"]);
+    assert_fails(
+        &out,
+        1,
+        &format!(
+            "had: {0}: mode 0640 lets group or others read or write the keys: refused (chmod 600 {0})\n",
+            s.path("auth.db")
+        ),
+    );
+    write_keys(&s, "auth.db", "2001:240:1:280::cafe 300 00112233\n");
+    let out = s.run(HAD, true, &["-f", "eth0"]);
+    assert_fails(
+        &out,
+        1,
+        &format!(
+            "had: {}: no key for home address 2001:240:1:280::beef (a mobile router of the \
+             prefixtable of {}, interface eth0); make a key line with 'mipsock keygen \
+             HOME-ADDRESS' and put it in the auth database of both the mobile router and its \
+             home agent\n",
+            s.path("auth.db"),
+            s.config_path()
+        ),
+    );
+}
+
 #[test]
 fn sighup_reloads_the_auth_database_without_showing_keys() {
     let s = Scratch::new("had", Some(&format!("auth-database \"auth.db\";\n{VALID}")));
-    s.write("auth.db", "2001:240:1:280::beef 300 00112233\n");
+    write_keys(&s, "auth.db", "2001:240:1:280::beef 300 00112233\n");
     let mut d = s.start(HAD, true, &["-f", "eth0"]);
     d.wait_for_log("1 mobile router key(s)");
     s.write(

@@ -38,7 +38,7 @@ fn run(n: u32) {
     let dir = std::env::temp_dir().join(format!("regbench-{}", ha.name()));
     std::fs::create_dir_all(dir.join("bus")).unwrap();
     let mut conf = String::from(
-        "interface home0 {\n home-prefix 2001:db8:1::/64;\n max-binding-lifetime 3600;\n prefixtable {\n",
+        "interface home0 {\n home-prefix 2001:db8:1::/64;\n max-binding-lifetime 3600;\n authentication none;\n prefixtable {\n",
     );
     for i in 0..n {
         conf.push_str(&format!("  {} {}/64 explicit;\n", hoa(i), mnp(i)));

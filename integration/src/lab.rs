@@ -301,6 +301,11 @@ impl Lab {
             dir.join("auth.db"),
             format!("# lab key\n{HOA} 1000 {AUTH_KEY}\n"),
         )?;
+        // Key files must be private (had and mrd refuse them otherwise).
+        std::fs::set_permissions(
+            dir.join("auth.db"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )?;
         let mr_bus = Monitor::start(&dir.join("mrbus"))?;
         let ha_bus = Monitor::start(&dir.join("habus"))?;
         Ok(Lab {

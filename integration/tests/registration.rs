@@ -19,7 +19,17 @@ const MNP6: &str = "2001:db8:281::/64";
 const MNP4: &str = "10.0.0.0/24";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Without an auth-database in `extra`, the explicit `authentication none;` (issue 16).
+fn no_auth_unless_keyed(extra: &str) -> String {
+    if extra.contains("auth-database") {
+        extra.to_string()
+    } else {
+        format!("    authentication none;\n{extra}")
+    }
+}
+
 fn had_conf(extra: &str, table: &str) -> String {
+    let extra = no_auth_unless_keyed(extra);
     format!(
         "interface home0 {{\n    home-prefix 2001:db8:1::/64;\n    max-binding-lifetime 600;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
     )
@@ -30,6 +40,7 @@ fn default_table() -> String {
 }
 
 fn mrd_conf(extra: &str, table: &str) -> String {
+    let extra = no_auth_unless_keyed(extra);
     format!(
         "interface mip0 {{\n    home-agent-address {HA};\n    home-registration-lifetime 8;\n{extra}    prefixtable {{\n{table}    }};\n}};\n"
     )
@@ -45,10 +56,23 @@ struct Lab {
     ha_bus: Monitor,
     mr_bus: Monitor,
     capture: Option<Capture>,
+    /// Shared with the other labs; the flood test runs alone (its load would delay them).
+    _turn: Option<std::sync::RwLockReadGuard<'static, ()>>,
 }
+
+/// Labs run side by side (read) except the flood, which holds it exclusively (write).
+static TURN: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 impl Lab {
     fn new(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
+        let turn = TURN.read().unwrap_or_else(|e| e.into_inner());
+        let mut lab = Self::alone(had_conf, mrd_conf, files);
+        lab._turn = Some(turn);
+        lab
+    }
+
+    /// A lab for a caller that already holds `TURN` for writing.
+    fn alone(had_conf: &str, mrd_conf: &str, files: &[(&str, &str)]) -> Lab {
         let (ha, mr) = integration::signaling::ha_and_mr("r").unwrap();
         let dir = std::env::temp_dir().join(format!("reg-{}", ha.name()));
         std::fs::create_dir_all(dir.join("habus")).unwrap();
@@ -56,7 +80,7 @@ impl Lab {
         std::fs::write(dir.join("had.conf"), had_conf).unwrap();
         std::fs::write(dir.join("mrd.conf"), mrd_conf).unwrap();
         for (name, text) in files {
-            std::fs::write(dir.join(name), text).unwrap();
+            write_private(&dir.join(name), text);
         }
         let capture = Capture::start(&mr, "eth0", &dir.join("wire.pcap")).unwrap();
         let ha_bus = Monitor::start(&dir.join("habus")).unwrap();
@@ -70,6 +94,7 @@ impl Lab {
             ha_bus,
             mr_bus,
             capture: Some(capture),
+            _turn: None,
         };
         lab.start_had();
         lab.start_mrd();
@@ -149,6 +174,13 @@ impl Drop for Lab {
         self.had.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Writes a file only its owner may read (what had and mrd demand of key files).
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn read(p: &Path) -> String {
@@ -645,7 +677,8 @@ impl Injector {
              \x20   if words[0] == 'sniff':\n\
              \x20       started = lambda: print('sniffing', flush=True)\n\
              \x20       got = sniff(iface='up0', count=1, timeout=10, started_callback=started,\n\
-             \x20                   lfilter=lambda f: IPv6 in f and f[IPv6].src == words[1])\n\
+             \x20                   lfilter=lambda f: IPv6 in f and f[IPv6].src == words[1]\n\
+             \x20                   and f[IPv6].nh in (60, 135))\n\
              \x20       print(bytes(got[0])[14:].hex() if got else 'nothing', flush=True)\n\
              \x20       continue\n\
              \x20   frames = [Ether(dst=mac, type=0x86dd)/Raw(bytes.fromhex(h)) for h in words]\n\
@@ -673,8 +706,8 @@ impl Injector {
         line.trim().to_string()
     }
 
-    /// Starts capturing on the link; `take` returns the first packet from `src` (bytes from
-    /// the IPv6 header on), as an attacker on the link sees it.
+    /// Starts capturing on the link; `take` returns the first Mobility Header packet from
+    /// `src` (bytes from the IPv6 header on), as an attacker on the link sees it.
     fn sniff(&mut self, src: &str) {
         use std::io::Write;
         let stdin = self.child.stdin.as_mut().unwrap();
@@ -942,4 +975,501 @@ fn new_binding_is_advertised_on_the_home_link_and_a_refresh_is_not() {
         let gap = pair[1] - pair[0];
         assert!((0.9..1.5).contains(&gap), "spacing {gap} s: {times:?}");
     }
+}
+
+// ---- Issue 16: attacks on the home agent, with real packets from another namespace ----
+
+const KEY_HEX: &str = "0x00112233445566778899aabbccddeeff";
+const KEY: [u8; 16] = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+];
+/// A second mobile router of the same home agent, with a key of its own: the insider.
+const ATTACKER_HOA: &str = "2001:db8:1::bad";
+const ATTACKER_MNP6: &str = "2001:db8:282::/64";
+const ATTACKER_KEY: &[u8] = b"the attacker's own valid key";
+const ATTACKER: &str = "2001:db8:300::66";
+const HA_ON_ATTACKER_LINK: &str = "2001:db8:300::1";
+/// The home agent's address on the foreign link (had reads its addresses at start and on
+/// SIGHUP).
+const HA_UPLINK: &str = "2001:db8:200::1";
+
+/// The attacker's namespace, on a link of its own to the home agent (anywhere on the
+/// Internet, as far as the home agent can tell); sources in 2001:db8:3ff::/48 are routed
+/// to it too, so that answers to spoofed sources come back to it and nowhere else.
+struct Attacker {
+    ns: Netns,
+    capture: Option<Capture>,
+}
+
+impl Attacker {
+    fn start(lab: &Lab) -> Attacker {
+        let ns = Netns::new("ra").unwrap();
+        lab.ha.veth("atk0", &ns, "eth0").unwrap();
+        let ha_addr = format!("{HA_ON_ATTACKER_LINK}/64");
+        lab.ha
+            .ip(&["-6", "addr", "add", &ha_addr, "dev", "atk0", "nodad"])
+            .unwrap();
+        lab.ha
+            .ip(&["-6", "route", "add", "2001:db8:3ff::/48", "via", ATTACKER])
+            .unwrap();
+        let addr = format!("{ATTACKER}/64");
+        ns.ip(&["-6", "addr", "add", &addr, "dev", "eth0", "nodad"])
+            .unwrap();
+        ns.ip(&["-6", "route", "add", "default", "via", HA_ON_ATTACKER_LINK])
+            .unwrap();
+        let capture = Capture::start(&ns, "eth0", &lab.dir.join("attack.pcap")).unwrap();
+        Attacker {
+            ns,
+            capture: Some(capture),
+        }
+    }
+
+    /// Sends complete IPv6 packets from the attacker's namespace through mhsock's raw
+    /// socket (the kernel checks no source address), `gap` apart.
+    fn send(&self, packets: Vec<Vec<u8>>, gap: Duration) {
+        let file = std::fs::File::open(format!("/run/netns/{}", self.ns.name())).unwrap();
+        std::thread::spawn(move || {
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _runtime = rt.enter();
+            let sock = mhsock::MhSocket::open().unwrap();
+            for p in packets {
+                sock.send(&p).unwrap();
+                if !gap.is_zero() {
+                    std::thread::sleep(gap);
+                }
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    fn finish(&mut self) -> PathBuf {
+        self.capture.take().unwrap().finish().unwrap()
+    }
+}
+
+fn ntp_now() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    ((d.as_secs() + 2_208_988_800) << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+}
+
+/// A Binding Update as an attacker builds it: from `src` for `hoa`, signed with `key`
+/// (SPI, key) when given (then with a fresh replay protection timestamp).
+fn attack_bu(
+    src: &str,
+    hoa: &str,
+    seq: u16,
+    mut options: Vec<mip6::MobilityOption>,
+    key: Option<(u32, &[u8])>,
+) -> Vec<u8> {
+    use mip6::{AuthKey, BuFlags, MessageRepr, MhPacket, MobilityOption};
+    if key.is_some() {
+        options.push(MobilityOption::ReplayProtection {
+            timestamp: ntp_now(),
+        });
+    }
+    MhPacket {
+        src: src.parse().unwrap(),
+        dst: HA.parse().unwrap(),
+        home_address: Some(hoa.parse().unwrap()),
+        rh2_home: None,
+        hop_limit: 64,
+        mh: MessageRepr::BindingUpdate {
+            seq,
+            flags: BuFlags::ACK | BuFlags::HOME | BuFlags::MOBILE_ROUTER,
+            lifetime: Duration::from_secs(60),
+            options,
+        },
+    }
+    .emit_with(
+        &mip6::ParseContext::iana(),
+        key.map(|(spi, key)| AuthKey { spi, key }),
+    )
+    .unwrap()
+}
+
+fn show_bc(lab: &Lab) -> String {
+    let show = Command::new(bins::path("mipsock").unwrap())
+        .arg("--bus-dir")
+        .arg(lab.dir.join("habus"))
+        .args(["show", "bc"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&show.stdout).into_owned()
+}
+
+/// The victim's binding as `mipsock show bc` prints it: still via its own care-of address,
+/// with its prefixes.
+fn victim_row(lab: &Lab) -> String {
+    let bc = show_bc(lab);
+    let row = bc
+        .lines()
+        .find(|l| l.contains(HOA))
+        .unwrap_or_else(|| panic!("no binding of {HOA}: {bc}"))
+        .to_string();
+    assert!(
+        row.contains(COA) && row.contains(MNP6) && row.contains(MNP4),
+        "{row}"
+    );
+    row
+}
+
+/// Every BC_ADD/BC_REMOVE of the home agent so far concerns the victim at its own care-of
+/// address (refreshes), or the attacker's own home address.
+fn assert_victim_binding_untouched(lab: &mut Lab) {
+    for v in lab.ha_bus.drain() {
+        let ty = v["type"].as_str().unwrap_or("");
+        if ty == "BC_REMOVE" && v["hoa"] == HOA {
+            panic!("the victim's binding was removed: {v}");
+        }
+        if ty == "BC_ADD" && v["hoa"] == HOA {
+            assert_eq!(v["coa"], COA, "the victim's binding moved: {v}");
+        }
+        if ty == "BC_ADD" {
+            assert!(v["hoa"] == HOA || v["hoa"] == ATTACKER_HOA, "{v}");
+        }
+    }
+}
+
+fn keyed_lab() -> Lab {
+    keyed_lab_with(Lab::new)
+}
+
+fn keyed_lab_with(new: fn(&str, &str, &[(&str, &str)]) -> Lab) -> Lab {
+    let ha_db = format!(
+        "{HOA} 300 {KEY_HEX}\n{ATTACKER_HOA} 400 0x{}\n",
+        ATTACKER_KEY
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let mr_db = format!("{HOA} 300 {KEY_HEX}\n");
+    let ha_table = format!(
+        "{}        {ATTACKER_HOA} {ATTACKER_MNP6} explicit;\n",
+        default_table()
+    );
+    let mut lab = new(
+        &had_conf("    auth-database \"ha.auth\";\n", &ha_table),
+        &mrd_conf("    auth-database \"mr.auth\";\n", &default_table()),
+        &[("ha.auth", &ha_db), ("mr.auth", &mr_db)],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    lab
+}
+
+/// Issue 16 item 4: Binding Updates for another mobile router's home address without
+/// authentication, with a wrong key, with an unknown SPI, replayed; an authenticated
+/// mobile router claiming the victim's prefix, or naming a care-of address that is
+/// multicast, unspecified, loopback or one of the home agent's own. Each gets its status
+/// on the wire and its log line, and the victim's binding and refreshes carry on.
+#[test]
+fn attacks_on_an_authenticated_home_agent_change_nothing() {
+    use mip6::MobilityOption;
+    let mut lab = keyed_lab();
+    victim_row(&lab);
+    // The victim's next BU (a refresh), recorded on its link for the replay below.
+    let mut sniffer = Injector::start(&lab);
+    sniffer.sniff(COA);
+    let recorded = sniffer.take();
+    drop(sniffer);
+    let recorded_seq = match mip6::MhPacket::parse(&recorded, &mip6::ParseContext::iana())
+        .unwrap()
+        .packet
+        .mh
+    {
+        mip6::MessageRepr::BindingUpdate { seq, .. } => seq,
+        other => panic!("not a BU: {other:?}"),
+    };
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| {
+            v["bu_seq"].as_u64() == Some(u64::from(recorded_seq))
+        })
+        .unwrap();
+    let mut attacker = Attacker::start(&lab);
+    let mine = Some((400, ATTACKER_KEY));
+    let alt = |a: &str| {
+        vec![MobilityOption::AlternateCareOf {
+            address: a.parse().unwrap(),
+        }]
+    };
+    let mnp = MobilityOption::MobileNetworkPrefix {
+        prefix: "2001:db8:281::".parse().unwrap(),
+        prefix_len: 64,
+    };
+    // (seq, packet, BA status, had's reason)
+    let attacks: Vec<(u16, Vec<u8>, &str, String)> = vec![
+        (
+            1001,
+            attack_bu(ATTACKER, HOA, 1001, vec![], None),
+            "146",
+            "authentication failed: no MN-HA mobility message authentication option".into(),
+        ),
+        (
+            1002,
+            attack_bu(ATTACKER, HOA, 1002, vec![], Some((300, b"guessed secret"))),
+            "146",
+            "authentication failed with SPI 300".into(),
+        ),
+        (
+            1003,
+            attack_bu(ATTACKER, HOA, 1003, vec![], Some((999, &KEY[..]))),
+            "146",
+            "unknown SPI 999 (valid for this home address: 300)".into(),
+        ),
+        (
+            1004,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1004, vec![mnp], mine),
+            "142",
+            format!("2001:db8:281::/64 is not a mobile network prefix of {ATTACKER_HOA}"),
+        ),
+        (
+            1005,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1005, alt("ff0e::1"), mine),
+            "129",
+            "care-of address ff0e::1 is not a global unicast address".into(),
+        ),
+        (
+            1006,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1006, alt("::"), mine),
+            "129",
+            "care-of address :: is not a global unicast address".into(),
+        ),
+        (
+            1007,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1007, alt("::1"), mine),
+            "129",
+            "care-of address ::1 is not a global unicast address".into(),
+        ),
+        (
+            1008,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1008, alt(HA), mine),
+            "129",
+            format!("care-of address {HA} is an address of this home agent"),
+        ),
+        (
+            1009,
+            attack_bu(ATTACKER, ATTACKER_HOA, 1009, alt(HA_UPLINK), mine),
+            "129",
+            format!("care-of address {HA_UPLINK} is an address of this home agent"),
+        ),
+    ];
+    let packets: Vec<Vec<u8>> = attacks.iter().map(|a| a.1.clone()).collect();
+    attacker.send(packets, Duration::from_millis(20));
+    // The replay: the victim's recorded BU again, byte for byte (so from its care-of
+    // address: the authenticator covers it). Its BA goes to the victim, which ignores it.
+    attacker.send(vec![recorded], Duration::ZERO);
+    for (_, _, _, reason) in &attacks {
+        wait_until(WAIT, || lab.log("had").contains(reason.as_str()))
+            .unwrap_or_else(|_| panic!("had did not log {reason:?}:\n{}", lab.log("had")));
+    }
+    wait_until(WAIT, || {
+        lab.log("had")
+            .contains("timestamp not newer than the last accepted (replay)")
+    })
+    .unwrap_or_else(|_| panic!("no replay refusal:\n{}", lab.log("had")));
+    assert!(
+        lab.log("had").contains(&format!(
+            "BU from {ATTACKER} for {HOA} refused: MIPV6-AUTH-FAIL (146)"
+        )),
+        "the log names the attacker's address: {}",
+        lab.log("had")
+    );
+    // The victim's binding: the same in the Binding Cache, and its refreshes still work.
+    victim_row(&lab);
+    lab.ha_bus
+        .wait_for("BC_ADD", WAIT, |v| {
+            v["hoa"] == HOA && v["bu_seq"].as_u64() > Some(u64::from(recorded_seq))
+        })
+        .unwrap();
+    assert_victim_binding_untouched(&mut lab);
+    victim_row(&lab);
+    let attack_pcap = attacker.finish();
+    let pcap = lab.finish();
+    assert_no_parameter_problem(&pcap);
+    let bas = tshark_fields(
+        &attack_pcap,
+        "mip6.mhtype == 6 && !icmpv6",
+        &["ipv6.dst", "mip6.ba.seqnr", "mip6.ba.status"],
+    )
+    .unwrap();
+    for (seq, _, status, _) in &attacks {
+        assert!(
+            bas.iter()
+                .any(|b| b[0] == ATTACKER && b[1] == seq.to_string() && b[2] == *status),
+            "no BA {status} for seq {seq} on the attacker's link: {bas:?}"
+        );
+    }
+    assert!(
+        bas.iter().all(|b| b[2] != "0"),
+        "nothing the attacker sent was accepted: {bas:?}"
+    );
+    let replay_ba = tshark_fields(
+        &pcap,
+        "mip6.mhtype == 6 && mip6.ba.status == 145 && !icmpv6",
+        &["ipv6.dst", "mip6.ba.seqnr"],
+    )
+    .unwrap();
+    assert_eq!(
+        replay_ba,
+        vec![vec![COA.to_string(), recorded_seq.to_string()]],
+        "the replay got 145, sent to the victim's care-of address"
+    );
+}
+
+/// Issue 16 item 1 and 4: with `authentication none;` had accepts unauthenticated BUs and
+/// logs each with the peer's addresses; the sequence number is then all that protects a
+/// binding: a BU for the victim's home address with an old sequence number gets 135.
+#[test]
+fn without_authentication_registrations_are_logged_and_old_sequence_numbers_refused() {
+    let mut lab = Lab::new(
+        &had_conf("", &default_table()),
+        &mrd_conf("", &default_table()),
+        &[],
+    );
+    lab.announce(&format!("md-info rereg coa {COA}"));
+    let bc = lab
+        .ha_bus
+        .wait_for("BC_ADD", WAIT, |v| v["coa"] == COA)
+        .unwrap();
+    let seq = bc["bu_seq"].as_u64().unwrap() as u16;
+    wait_until(WAIT, || {
+        lab.log("had").contains(&format!(
+            "unauthenticated Binding Update accepted (authentication none): home address {HOA}, care-of address {COA}, source {COA}, seq {seq}"
+        ))
+    })
+    .unwrap_or_else(|_| panic!("no warning per registration:\n{}", lab.log("had")));
+    assert!(lab.log("had").contains(" WARN "), "{}", lab.log("had"));
+    victim_row(&lab);
+    let mut attacker = Attacker::start(&lab);
+    let old = seq.wrapping_sub(1);
+    attacker.send(
+        vec![attack_bu(ATTACKER, HOA, old, vec![], None)],
+        Duration::ZERO,
+    );
+    wait_until(WAIT, || {
+        lab.log("had").contains(&format!(
+            "BU from {ATTACKER} for {HOA} refused: sequence number out of window (135) \
+             (sequence {old} is not newer than {seq})"
+        ))
+    })
+    .unwrap_or_else(|_| panic!("no 135 logged:\n{}", lab.log("had")));
+    victim_row(&lab);
+    assert_victim_binding_untouched(&mut lab);
+    let attack_pcap = attacker.finish();
+    lab.finish();
+    let bas = tshark_fields(
+        &attack_pcap,
+        "mip6.mhtype == 6 && !icmpv6",
+        &["ipv6.dst", "mip6.ba.status"],
+    )
+    .unwrap();
+    assert_eq!(bas, vec![vec![ATTACKER.to_string(), "135".to_string()]]);
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+/// Issue 16 item 4: 3000 unauthenticated BUs for the victim's home address from 3000
+/// sources over about 3 s. Each gets 146; had keeps answering the victim's refreshes at
+/// once (no retransmission), and its CPU time and memory stay bounded (printed).
+#[test]
+fn a_flood_of_binding_updates_leaves_the_home_agent_responsive() {
+    const FLOOD: u16 = 3000;
+    let _alone = TURN.write().unwrap_or_else(|e| e.into_inner());
+    let mut lab = keyed_lab_with(Lab::alone);
+    let pid = lab.had.as_ref().unwrap().pid();
+    let (cpu0, rss0) = (cpu_ticks(pid), rss_kib(pid));
+    let mut attacker = Attacker::start(&lab);
+    let packets: Vec<Vec<u8>> = (0..FLOOD)
+        .map(|i| {
+            let src = format!("2001:db8:3ff::{:x}", u32::from(i) + 1);
+            attack_bu(&src, HOA, i, vec![], None)
+        })
+        .collect();
+    let last_seq = lab
+        .ha_bus
+        .drain()
+        .iter()
+        .filter(|v| v["type"] == "BC_ADD" && v["hoa"] == HOA)
+        .filter_map(|v| v["bu_seq"].as_u64())
+        .max()
+        .unwrap_or(0);
+    let started = std::time::Instant::now();
+    attacker.send(packets, Duration::from_millis(1));
+    let took = started.elapsed();
+    // The victim refreshes (every 6.4 s) and is answered at once, during or right after.
+    lab.ha_bus
+        .wait_for("BC_ADD", Duration::from_secs(15), |v| {
+            v["hoa"] == HOA && v["coa"] == COA && v["bu_seq"].as_u64() > Some(last_seq)
+        })
+        .expect("the victim's refresh was accepted");
+    wait_until(Duration::from_secs(30), || {
+        lab.log("had").matches("MIPV6-AUTH-FAIL").count() >= usize::from(FLOOD) * 99 / 100
+    })
+    .unwrap_or_else(|_| {
+        panic!(
+            "had answered {} of {FLOOD} BUs",
+            lab.log("had").matches("MIPV6-AUTH-FAIL").count()
+        )
+    });
+    let (cpu1, rss1) = (cpu_ticks(pid), rss_kib(pid));
+    let hz = 100.0;
+    let cpu_s = (cpu1 - cpu0) as f64 / hz;
+    println!(
+        "flood: {FLOOD} BUs from {FLOOD} sources in {:.2} s; had CPU {cpu_s:.2} s ({:.0} us per BU), RSS {rss0} KiB -> {rss1} KiB",
+        took.as_secs_f64(),
+        cpu_s * 1e6 / f64::from(FLOOD)
+    );
+    assert!(
+        !lab.log("mrd").contains("retransmitting"),
+        "the victim's refresh was answered without retransmission:\n{}",
+        lab.log("mrd")
+    );
+    assert!(cpu_s < 30.0, "had's CPU time for the flood: {cpu_s} s");
+    assert!(
+        rss1 < rss0 + 32 * 1024,
+        "had's memory stays bounded: {rss0} KiB -> {rss1} KiB"
+    );
+    assert_victim_binding_untouched(&mut lab);
+    victim_row(&lab);
+    let attack_pcap = attacker.finish();
+    lab.finish();
+    let bas = tshark_fields(
+        &attack_pcap,
+        "mip6.mhtype == 6 && !icmpv6",
+        &["mip6.ba.status"],
+    )
+    .unwrap();
+    assert!(
+        bas.len() >= usize::from(FLOOD) * 9 / 10 && bas.iter().all(|b| b[0] == "146"),
+        "{} BAs, statuses {:?}",
+        bas.len(),
+        bas.iter()
+            .map(|b| b[0].clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    );
 }

@@ -57,6 +57,16 @@ impl ReceivedPacket<'_> {
         let (coa, hoa) = self.packet.auth_addresses();
         auth::verify(self.mh_bytes, key, coa, hoa)
     }
+
+    /// The Mobility SPI of the MN-HA authentication option, unverified: which key to
+    /// verify with.
+    pub fn auth_spi(&self) -> Result<u32, Error> {
+        let loc = auth::locate(self.mh_bytes)?;
+        if loc.subtype != AUTH_SUBTYPE_MN_HA {
+            return Err(Error::NoAuthOption);
+        }
+        Ok(loc.spi)
+    }
 }
 
 impl MhPacket {

@@ -117,3 +117,43 @@ fn show_asks_the_owner_and_prints_its_table() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is mrd running?"));
 }
+
+/// Issue 16: `mipsock keygen HOME-ADDRESS` prints one auth database line with 160 random bits
+/// and a usable SPI; two runs differ.
+#[test]
+fn keygen_makes_a_fresh_key_line_the_auth_database_takes() {
+    let run = || {
+        let out = Command::new(MIPSOCK)
+            .args(["keygen", "2001:db8:1::beef"])
+            .output()
+            .expect("run mipsock");
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr)
+            .contains("both the mobile router and its home agent"));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert_ne!(a, b);
+    for line in [&a, &b] {
+        assert_eq!(line.lines().count(), 1, "{line}");
+        let db = shisa_config::AuthDatabase::parse_str(line, "keygen").unwrap();
+        let e = &db.entries[0];
+        assert_eq!(
+            e.home_address,
+            "2001:db8:1::beef".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert!(e.spi >= 256, "{line}");
+        assert_eq!(e.key.len(), 20, "160 bits: {line}");
+    }
+    let both = shisa_config::AuthDatabase::parse_str(&format!("{a}{b}"), "keygen").unwrap();
+    assert_eq!(
+        both.entries.len(),
+        2,
+        "a rotation: two SPIs for one home address"
+    );
+    let bad = Command::new(MIPSOCK)
+        .args(["keygen", "10.0.0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -3,6 +3,7 @@
 //! timer, a signal.
 
 use crate::cli::Args;
+use crate::config::MrdConfig;
 use crate::homeaddr::HomeAddress;
 use crate::policy;
 use crate::seqfile::SeqFile;
@@ -16,7 +17,6 @@ use mobsock::{
 };
 use registration::mr::{self, DeregReason, MobileRouter, MrAction};
 use registration::Now;
-use shisa_config::Config;
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
 use std::time::Duration;
 
@@ -34,9 +34,9 @@ struct Agent {
     bad_packets: u64,
 }
 
-pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
-    let home_agent = settings::effective(daemon.config(), &args).home_agent;
-    let policy = policy::mr_policy(daemon.config(), &args.config, &args.mipif, home_agent)?;
+pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
+    let home_agent = settings::effective(&daemon.config().config, &args).home_agent;
+    let policy = policy::mr_policy(daemon.config(), &args.mipif, home_agent)?;
     let filter = ParamProblemFilter::install(FILTER_TABLE).context("install nftables filter")?;
     let sock = MhSocket::open().context("open raw sockets (needs CAP_NET_RAW)")?;
     let bus = Bus::join(&daemon.bus_dir, "mrd", BusOptions::default())
@@ -56,6 +56,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
     );
     let home_prefix_len = daemon
         .config()
+        .config
         .settings_for(&args.mipif)
         .home_prefix
         .map(|p| p.prefix_len())
@@ -96,8 +97,8 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
                     if let Reload::Applied(changes) = daemon.reload() {
                         if !changes.is_empty() {
                             settings::log_settings(daemon.config(), &args);
-                            let ha = settings::effective(daemon.config(), &args).home_agent;
-                            match policy::mr_policy(daemon.config(), &args.config, &args.mipif, ha) {
+                            let ha = settings::effective(&daemon.config().config, &args).home_agent;
+                            match policy::mr_policy(daemon.config(), &args.mipif, ha) {
                                 Ok(p) => {
                                     agent.core.set_policy(p);
                                     tracing::info!("new policy in force from the next Binding Update");

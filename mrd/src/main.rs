@@ -2,6 +2,7 @@
 
 mod agent;
 mod cli;
+mod config;
 mod homeaddr;
 mod policy;
 mod seqfile;
@@ -15,10 +16,11 @@ fn main() -> ExitCode {
     let args = cli::Args::parse();
     let common = args.common.clone();
     let path = args.config.clone();
+    let mipif = args.mipif.clone();
     shisa_daemon::launch(
         "mrd",
         &common,
-        move || shisa_config::load(&path),
+        move || config::load(&path, &mipif),
         |daemon| async move {
             settings::log_settings(daemon.config(), &args);
             agent::run(daemon, args).await

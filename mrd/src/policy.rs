@@ -1,21 +1,18 @@
 //! From mrd's configuration to the registration core's [`MrPolicy`].
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ipnet::IpNet;
 use mip6::{DraftV4Options, ParseContext};
 use registration::policy::{MrPolicy, PrefixMode};
 use registration::{Ipv4Encoding, SecurityAssociation};
-use shisa_config::{AuthDatabase, Config, Ipv4MnpEncoding};
+use shisa_config::Ipv4MnpEncoding;
 use std::net::Ipv6Addr;
-use std::path::Path;
+
+use crate::config::MrdConfig;
 
 /// Builds the policy for `mipif`; `home_agent` is the effective HA address (-a or config).
-pub fn mr_policy(
-    config: &Config,
-    config_path: &Path,
-    mipif: &str,
-    home_agent: Option<Ipv6Addr>,
-) -> Result<MrPolicy> {
+pub fn mr_policy(cfg: &MrdConfig, mipif: &str, home_agent: Option<Ipv6Addr>) -> Result<MrPolicy> {
+    let config = &cfg.config;
     let s = config.settings_for(mipif);
     let Some(home_agent) = home_agent else {
         bail!(
@@ -62,24 +59,14 @@ pub fn mr_policy(
             })?,
         ),
     };
-    let auth = match s.auth_database.clone() {
-        None => None,
-        Some(p) => {
-            let p = if p.is_relative() {
-                config_path.parent().unwrap_or(Path::new(".")).join(p)
-            } else {
-                p
-            };
-            let db = AuthDatabase::load(&p)?;
-            let e = db.by_home_address(home_address).with_context(|| {
-                format!("{}: no key for home address {home_address}", p.display())
-            })?;
-            Some(SecurityAssociation {
+    // The key of the last line for the home address (config::load checked there is one).
+    let auth = cfg.auth.as_ref().and_then(|db| {
+        db.by_home_address(home_address)
+            .map(|e| SecurityAssociation {
                 spi: e.spi,
                 key: e.key.clone(),
             })
-        }
-    };
+    });
     Ok(MrPolicy {
         home_address,
         home_agent,

@@ -7,6 +7,7 @@ use std::net::Ipv6Addr;
 use shisa_config::{Config, PrefixMode};
 
 use crate::cli::Args;
+use crate::config::MrdConfig;
 
 /// What mrd runs with: the file's settings for MIPIF, with command-line overrides applied.
 pub struct Effective {
@@ -23,7 +24,8 @@ pub fn effective(config: &Config, args: &Args) -> Effective {
 }
 
 /// Logs the effective settings: at start, and again after a reload that changed something.
-pub fn log_settings(config: &Config, args: &Args) {
+pub fn log_settings(cfg: &MrdConfig, args: &Args) {
+    let config = &cfg.config;
     let s = config.settings_for(&args.mipif);
     let eff = effective(config, args);
     match (args.home_agent, eff.home_agent) {
@@ -58,5 +60,20 @@ pub fn log_settings(config: &Config, args: &Args) {
         s.ipv4_mnp_encoding_or_default(),
         eff.name_lookup,
     );
+    match (&cfg.auth, &cfg.auth_path, config.home_addresses().first()) {
+        (Some(db), Some(path), Some(hoa)) => {
+            let spis: Vec<String> = db.all_for(*hoa).map(|e| e.spi.to_string()).collect();
+            tracing::info!(
+                "auth database {}: signing with SPI {} (the last of {} for {hoa})",
+                path.display(),
+                db.by_home_address(*hoa).map(|e| e.spi).unwrap_or_default(),
+                spis.join(" ")
+            );
+        }
+        (None, _, _) => {
+            tracing::warn!("authentication none: Binding Updates are sent without authentication")
+        }
+        _ => {}
+    }
     shisa_daemon::log_config_notes(config);
 }

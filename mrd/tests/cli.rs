@@ -9,6 +9,7 @@ use shisa_daemon::testing::{run, wait_for_file, Scratch};
 const MRD: &str = env!("CARGO_BIN_EXE_mrd");
 
 const VALID: &str = "debug 1;
+authentication none;
 interface mip0 {
     home-registration-lifetime 40;
     home-agent-address 2001:240:1:280::1;
@@ -24,6 +25,62 @@ ipv4-dummy-tunnel {
 
 fn setup(config: &str) -> Scratch {
     Scratch::new("mrd", Some(config))
+}
+
+/// Issue 16: mrd registers without authentication only when the file says so; with an auth
+/// database it needs a key for its home address, in a file only root may read.
+#[test]
+fn refuses_to_start_without_an_authentication_choice_or_a_key() {
+    let s = setup(&VALID.replace("authentication none;\n", ""));
+    let out = s.run(MRD, true, &["-f", "mip0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "mrd: {}: interface mip0: no authentication configured: name an auth-database \
+             (keys: make a key line with 'mipsock keygen HOME-ADDRESS' and put it in the auth \
+             database of both the mobile router and its home agent), or write 'authentication \
+             none;' to run without authenticating Binding Updates\n",
+            s.config_path()
+        )
+    );
+    let keyed = VALID.replace("authentication none;", "auth-database \"auth.db\";");
+    let s = setup(&keyed);
+    s.write("auth.db", "2001:240:1:280::cafe 300 00112233\n");
+    let out = s.run(MRD, true, &["-f", "mip0"]);
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "mrd: {0}: mode 0644 lets group or others read or write the keys: refused (chmod 600 {0})\n",
+            s.path("auth.db")
+        )
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(s.path("auth.db"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = s.run(MRD, true, &["-f", "mip0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "mrd: {}: no key for home address 2001:240:1:280::beef; make a key line with \
+             'mipsock keygen HOME-ADDRESS' and put it in the auth database of both the mobile \
+             router and its home agent\n",
+            s.path("auth.db")
+        )
+    );
+    // Two keys for the home address (a rotation): mrd signs with the last line.
+    s.write(
+        "auth.db",
+        "2001:240:1:280::beef 300 00112233\n2001:240:1:280::beef 301 44556677\n",
+    );
+    let mut d = s.spawn(MRD, true, &["-f", "mip0"]);
+    d.wait_for_log("signing with SPI 301 (the last of 300 301 for 2001:240:1:280::beef)");
+    s.write("auth.db", "2001:240:1:280::beef 301 44556677\n");
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log("config change: - auth 2001:240:1:280::beef spi 300");
+    d.wait_for_log("new policy in force from the next Binding Update");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait().code(), Some(0));
 }
 
 #[test]

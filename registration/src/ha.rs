@@ -114,6 +114,8 @@ struct BindingUpdate<'a> {
     /// Where the BA goes: the CoA the packet came from, with an RH2 to the home address.
     reply_to: Ipv6Addr,
     rh2: Option<Ipv6Addr>,
+    /// The SPI whose key verified the BU, once it has; the BA is signed with it.
+    verified_spi: std::cell::Cell<Option<u32>>,
 }
 
 impl HomeAgent {
@@ -263,18 +265,33 @@ impl HomeAgent {
             ha: p.dst,
             reply_to: p.src,
             rh2: p.home_address,
+            verified_spi: std::cell::Cell::new(None),
         };
         let mut actions = Vec::new();
         let outcome = self.process(&bu, rx, now, &mut actions);
         let (status, ba_seq, granted, ba_options) = match outcome {
-            Ok((granted, ba_options)) => (BaStatus::Accepted, bu.seq, granted, ba_options),
+            Ok((granted, ba_options)) => {
+                if self.policy.auth.is_none() {
+                    tracing::warn!(
+                        "unauthenticated Binding Update accepted (authentication none): \
+                         home address {}, care-of address {}, source {}, seq {}, lifetime {}s",
+                        bu.hoa,
+                        bu.coa,
+                        bu.reply_to,
+                        bu.seq,
+                        granted.as_secs()
+                    );
+                }
+                (BaStatus::Accepted, bu.seq, granted, ba_options)
+            }
             Err((refusal, ba_seq, ba_options)) => {
                 tracing::warn!(
-                    "BU from {} for {} refused: {} ({})",
-                    bu.coa,
+                    "BU from {} for {} refused: {} ({}); care-of address {}",
+                    bu.reply_to,
                     bu.hoa,
                     refusal.status,
-                    refusal.reason
+                    refusal.reason,
+                    bu.coa
                 );
                 actions.push(HaAction::Rejected {
                     hoa: bu.hoa,
@@ -363,6 +380,15 @@ impl HomeAgent {
                 format!("care-of address {} is not a global unicast address", bu.coa),
             )));
         }
+        if bu.coa == bu.ha || self.policy.local_addresses.contains(&bu.coa) {
+            return Err(fail(refuse(
+                BaStatus::AdministrativelyProhibited,
+                format!(
+                    "care-of address {} is an address of this home agent",
+                    bu.coa
+                ),
+            )));
+        }
         let router = bu.flags.contains(BuFlags::MOBILE_ROUTER);
         let mnp6 = if router {
             if !node.router {
@@ -413,7 +439,8 @@ impl HomeAgent {
             return Ok(None);
         };
         let fail = |r: Refusal, opts| (r, bu.seq, opts);
-        let Some(sa) = db.get(&bu.hoa) else {
+        let sas = db.get(&bu.hoa).map(Vec::as_slice).unwrap_or_default();
+        if sas.is_empty() {
             return Err(fail(
                 refuse(
                     BaStatus::AuthFail,
@@ -421,23 +448,24 @@ impl HomeAgent {
                 ),
                 Vec::new(),
             ));
+        }
+        let auth_fail = |m: String| fail(refuse(BaStatus::AuthFail, m), Vec::new());
+        let spi = rx
+            .auth_spi()
+            .map_err(|e| auth_fail(format!("authentication failed: {e}")))?;
+        let Some(sa) = sas.iter().find(|sa| sa.spi == spi) else {
+            let valid: Vec<String> = sas.iter().map(|sa| sa.spi.to_string()).collect();
+            return Err(auth_fail(format!(
+                "unknown SPI {spi} (valid for this home address: {})",
+                valid.join(" ")
+            )));
         };
         match rx.verify_auth(&sa.key) {
-            Ok(spi) if spi == sa.spi => {}
-            Ok(spi) => {
-                return Err(fail(
-                    refuse(
-                        BaStatus::AuthFail,
-                        format!("unknown SPI {spi} (expected {})", sa.spi),
-                    ),
-                    Vec::new(),
-                ))
-            }
+            Ok(_) => bu.verified_spi.set(Some(spi)),
             Err(e) => {
-                return Err(fail(
-                    refuse(BaStatus::AuthFail, format!("authentication failed: {e}")),
-                    Vec::new(),
-                ))
+                return Err(auth_fail(format!(
+                    "authentication failed with SPI {spi}: {e}"
+                )))
             }
         }
         let ours = replay::ntp_timestamp(now.wall);
@@ -610,13 +638,18 @@ impl HomeAgent {
             },
         };
         // A 146 goes unsigned: the MR's key did not work, so a signature it cannot check
-        // would only hide the reason.
-        let sa = self
+        // would only hide the reason. Otherwise the BA is signed with the SPI that verified
+        // the BU, or (a refusal before the check) with the one the MR signs with.
+        let sas = self
             .policy
             .auth
             .as_ref()
             .and_then(|db| db.get(&bu.hoa))
             .filter(|_| status != BaStatus::AuthFail);
+        let sa = sas.and_then(|sas| match bu.verified_spi.get() {
+            Some(spi) => sas.iter().find(|sa| sa.spi == spi),
+            None => sas.last(),
+        });
         match sa {
             Some(sa) => packet.emit_signed(
                 &self.policy.dialect,

@@ -55,8 +55,14 @@ pub struct HaPolicy {
     pub ipv4_mnp_support: bool,
     /// Option numbering (the draft IPv4 options, when enabled).
     pub dialect: ParseContext,
-    /// With `Some`, every BU must be authenticated (RFC 4285) with its node's association.
-    pub auth: Option<BTreeMap<Ipv6Addr, SecurityAssociation>>,
+    /// With `Some`, every BU must be authenticated (RFC 4285) with one of its node's
+    /// associations (several during a key rotation; SPIs are unique). `None` is the
+    /// operator's explicit `authentication none;`: every accepted BU is logged as
+    /// unauthenticated.
+    pub auth: Option<BTreeMap<Ipv6Addr, Vec<SecurityAssociation>>>,
+    /// The home agent's own addresses: never acceptable as a care-of address (a binding
+    /// there would loop the mobile network's traffic back into the home agent).
+    pub local_addresses: Vec<Ipv6Addr>,
     /// How far a replay protection timestamp may be from the HA's clock.
     pub replay_window: Duration,
 }

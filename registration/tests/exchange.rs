@@ -43,6 +43,7 @@ fn ha_policy() -> HaPolicy {
         ipv4_mnp_support: true,
         dialect: ParseContext::iana(),
         auth: None,
+        local_addresses: vec![a6(HA)],
         replay_window: Duration::from_secs(7),
     }
 }
@@ -509,7 +510,7 @@ fn with_auth(key: &[u8]) -> (HaPolicy, MrPolicy) {
         key: b"shared secret".to_vec(),
     };
     let mut hp = ha_policy();
-    hp.auth = Some(BTreeMap::from([(a6(HOA), sa)]));
+    hp.auth = Some(BTreeMap::from([(a6(HOA), vec![sa])]));
     let mut mp = mr_policy();
     mp.auth = Some(SecurityAssociation {
         spi: 300,
@@ -800,4 +801,116 @@ fn unknown_mh_type_gets_a_rate_limited_binding_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Issue 16: a care-of address that cannot be the mobile router's is refused with 129 and
+/// leaves the binding alone: multicast, unspecified, loopback, link-local, and the home
+/// agent's own addresses.
+#[test]
+fn unusable_care_of_addresses_are_refused_with_129() {
+    let all = BuFlags::ACK | BuFlags::HOME | BuFlags::MOBILE_ROUTER;
+    let mut policy = ha_policy();
+    policy.local_addresses = vec![a6(HA), a6("2001:240:0:200::1")];
+    let mut ha = HomeAgent::new(policy);
+    assert_eq!(
+        status_for(&mut ha, handcrafted_bu(1, all, HOA, vec![])),
+        BaStatus::Accepted
+    );
+    let before: Vec<Binding> = ha.bindings().cloned().collect();
+    for (seq, coa) in [
+        "ff02::1",
+        "ff0e::1",
+        "::",
+        "::1",
+        "fe80::5",
+        HA,
+        "2001:240:0:200::1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bu = handcrafted_bu(
+            seq as u16 + 2,
+            all,
+            HOA,
+            vec![MobilityOption::AlternateCareOf { address: a6(coa) }],
+        );
+        assert_eq!(
+            status_for(&mut ha, bu),
+            BaStatus::AdministrativelyProhibited,
+            "care-of address {coa}"
+        );
+    }
+    let after: Vec<Binding> = ha.bindings().cloned().collect();
+    assert_eq!(before, after, "the binding is unchanged");
+}
+
+/// Issue 16: key rotation. The HA accepts either SPI of a home address while both are in
+/// its database and signs its BA with the one that verified the BU; once the old SPI is
+/// removed (a reload) its BUs get 146 and the binding made with the new key stays.
+#[test]
+fn key_rotation_accepts_both_spis_then_refuses_the_removed_one() {
+    let now = Now::current();
+    let old = SecurityAssociation {
+        spi: 300,
+        key: b"old secret".to_vec(),
+    };
+    let new = SecurityAssociation {
+        spi: 301,
+        key: b"new secret".to_vec(),
+    };
+    let mut hp = ha_policy();
+    hp.auth = Some(BTreeMap::from([(a6(HOA), vec![old.clone(), new.clone()])]));
+    let mut ha = HomeAgent::new(hp.clone());
+    let signer = |sa: &SecurityAssociation| {
+        let mut mp = mr_policy();
+        mp.auth = Some(sa.clone());
+        mp
+    };
+    let mut next_seq = 1;
+    for (i, sa) in [&old, &new].into_iter().enumerate() {
+        // Each BU later than the last: the replay check wants newer timestamps.
+        let now = Now {
+            mono: now.mono,
+            wall: now.wall + Duration::from_millis(100 * i as u64),
+        };
+        let mut mr = MobileRouter::new(signer(sa), next_seq);
+        let bu = sent(&mr.move_to(a6(COA), now));
+        let ba = ha_sent(&to_ha(&mut ha, &bu, &ParseContext::iana(), now));
+        let (status, _, _, options) = ba_status(&ba[0], &ParseContext::iana());
+        assert_eq!(status, BaStatus::Accepted, "SPI {}", sa.spi);
+        assert!(
+            matches!(options.last(), Some(MobilityOption::Authentication { spi, .. }) if *spi == sa.spi),
+            "the BA is signed with the BU's SPI: {options:?}"
+        );
+        registered(&to_mr(&mut mr, &ba, &ParseContext::iana(), now));
+        next_seq = ha.bindings().next().unwrap().seq.wrapping_add(1);
+    }
+    let binding = ha.bindings().next().unwrap().clone();
+    let mut rotated = hp.clone();
+    rotated.auth = Some(BTreeMap::from([(a6(HOA), vec![new.clone()])]));
+    ha.set_policy(rotated);
+    assert_eq!(
+        ha.bindings().next(),
+        Some(&binding),
+        "the reload kept the binding"
+    );
+    let later = Now {
+        mono: now.mono,
+        wall: now.wall + Duration::from_secs(1),
+    };
+    let mut mr = MobileRouter::new(signer(&old), binding.seq.wrapping_add(1));
+    let bu = sent(&mr.move_to(a6(COA2), later));
+    let actions = to_ha(&mut ha, &bu, &ParseContext::iana(), later);
+    let (status, _, _, options) = ba_status(&ha_sent(&actions)[0], &ParseContext::iana());
+    assert_eq!(status, BaStatus::AuthFail);
+    assert!(
+        !options
+            .iter()
+            .any(|o| matches!(o, MobilityOption::Authentication { .. })),
+        "a 146 goes unsigned"
+    );
+    assert!(actions.iter().any(|a| matches!(a,
+        HaAction::Rejected { reason, .. } if reason == "unknown SPI 300 (valid for this home address: 301)")));
+    assert_eq!(ha.bindings().next(), Some(&binding));
 }

@@ -48,7 +48,8 @@ fn policies(auth: bool) -> (HaPolicy, MrPolicy) {
         )]),
         ipv4_mnp_support: true,
         dialect: ParseContext::iana(),
-        auth: auth.then(|| BTreeMap::from([(a6(HOA), sa())])),
+        auth: auth.then(|| BTreeMap::from([(a6(HOA), vec![sa()])])),
+        local_addresses: vec![a6(HA)],
         replay_window: Duration::from_secs(7),
     };
     let mr = MrPolicy {

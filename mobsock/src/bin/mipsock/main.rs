@@ -52,6 +52,17 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         timeout_ms: u64,
     },
+    /// Make a key line for the auth database (RFC 4285 MN-HA authentication): 160 random
+    /// bits from the OS and a random SPI of 256 or above (0-255 are reserved). Put the line
+    /// in the auth database of both the mobile router and its home agent (mode 600, owned by
+    /// root). To rotate a key, add the new line after the old one on the home agent, then on
+    /// the mobile router (which signs with its last line), then remove the old line from
+    /// both; SIGHUP makes the daemons read the file again.
+    Keygen {
+        /// The mobile router's home address.
+        #[arg(value_name = "HOME-ADDRESS")]
+        home_address: std::net::Ipv6Addr,
+    },
     /// Inject one message by hand.
     #[command(after_help = parse::SEND_HELP)]
     Send {
@@ -97,6 +108,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         opts.group = Some(group.gid);
     }
     match cli.command {
+        Command::Keygen { home_address } => {
+            println!("{}", keygen(home_address)?);
+            eprintln!(
+                "mipsock: put this line in the auth database of both the mobile router and its \
+                 home agent (chmod 600, owned by root)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Monitor { json } => {
             opts.event_queue = 1 << 16;
             let member = join(&cli.bus_dir, opts).await?;
@@ -146,6 +165,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
 }
+
+/// `HOME-ADDRESS SPI 0xKEY`: 20 random bytes (HMAC-SHA1's block of state, RFC 4285) and an
+/// SPI from 256 up, both from the OS's random source.
+fn keygen(home_address: std::net::Ipv6Addr) -> Result<String> {
+    use std::io::Read;
+    let mut random = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut random))
+        .context("reading /dev/urandom")?;
+    let spi_bits = u32::from_be_bytes([random[20], random[21], random[22], random[23]]);
+    // Uniform over 256..=u32::MAX, bar a bias of 2^-24.
+    let spi = FIRST_USABLE_SPI + spi_bits % (u32::MAX - FIRST_USABLE_SPI + 1);
+    let key: String = random[..20].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{home_address} {spi} 0x{key}"))
+}
+
+/// RFC 4285 reserves SPIs 0 to 255.
+const FIRST_USABLE_SPI: u32 = 256;
 
 async fn join(dir: &std::path::Path, opts: BusOptions) -> Result<BusMember> {
     Bus::join(dir, "mipsock", opts)
