@@ -102,6 +102,7 @@ impl DataPlane {
         }
         let tunnel_backend =
             crate::backend::open(backend, &role, &nl, (egress, egress_name)).await?;
+        crate::tunnel_errors::install(&crate::tunnel_errors::table(&tunnel.nft_table))?;
         if let Role::Mr(c) = &role {
             let mut inside = vec![c.inside.as_str()];
             inside.extend(tunnel_backend.device().map(|(_, name)| name));
@@ -449,6 +450,7 @@ impl DataPlane {
         let report = self.apply(DesiredState::default()).await?;
         // After the routes: they may hold what the backend made (a bpf program).
         self.tunnel.teardown()?;
+        crate::tunnel_errors::remove(&crate::tunnel_errors::table(&self.role.tunnel().nft_table))?;
         tracing::info!(?report, "data plane torn down");
         Ok(())
     }

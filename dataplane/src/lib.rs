@@ -67,6 +67,7 @@ mod reconcile;
 mod seg6_tunsrc;
 mod sysctl;
 mod tun;
+mod tunnel_errors;
 
 pub use backend::{probe, Backend};
 pub use bpf::BpfStats;

@@ -17,6 +17,8 @@ use std::path::Path;
 
 /// `lo` is always interface 1.
 const LOOPBACK_IFINDEX: u32 = 1;
+/// Metric of the local routes End.DT6 finds (IPv6 takes 0 as 1024).
+const LOCAL_METRIC: u32 = 1;
 
 pub(crate) struct Seg6Render;
 
@@ -40,7 +42,9 @@ impl Render for Seg6Render {
                 table: MAIN_TABLE,
                 dst: IpNet::V6(host6(*addr)),
                 src: None,
-                metric: METRIC_V6,
+                // Ahead of the kernel's own route to an address on lo (`dev lo metric 256`),
+                // which would forward the packet instead of delivering it.
+                metric: LOCAL_METRIC,
                 oif: LOOPBACK_IFINDEX,
                 prefsrc: None,
                 mtu: None,

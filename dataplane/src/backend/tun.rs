@@ -3,7 +3,7 @@
 
 use super::{seg6::reset_leftover_tunnel_source, Backend, Render, Tunnel};
 use crate::desired::{DesiredState, RouteAction, RouteSpec, TunnelRoute};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Role;
 use crate::netlink::Netlink;
 use crate::tun::{RelayStats, TunRelay};
@@ -24,29 +24,6 @@ impl Render for TunRender {
 pub(crate) struct TunTunnel {
     relay: TunRelay,
     render: TunRender,
-    /// The nftables table of [`quiet_script`].
-    quiet_table: String,
-}
-
-/// A kernel with an IPv6 tunnel handler loaded (ip6_tunnel, whose tunnel6 answers what no
-/// tunnel device claims) sends the peer an ICMPv6 port unreachable for every tunnel packet
-/// the relay's raw sockets receive, and a peer like UMIP relays it to the inner sender.
-/// The relay is the tunnel: those errors are dropped on their way out. So are the
-/// Parameter Problems (unrecognized next header) a kernel without a tunnel handler sends
-/// while nemonetd restarts and no raw socket takes protocols 4 and 41 (the routes and this
-/// table stay). (ICMPv6 payload offset 14 is the quoted packet's next header.)
-fn quiet_script(table: &str) -> String {
-    let mut script = nftscript::fresh_table("inet", table);
-    script.push_str(&format!(
-        "table inet {table} {{\n\
-         \tchain output {{\n\
-         \t\ttype filter hook output priority 0; policy accept;\n\
-         \t\ticmpv6 type destination-unreachable icmpv6 code port-unreachable @th,112,8 {{ 4, 41 }} counter drop\n\
-         \t\ticmpv6 type parameter-problem icmpv6 code 1 @th,112,8 {{ 4, 41 }} counter drop\n\
-         \t}}\n\
-         }}\n"
-    ));
-    script
 }
 
 impl TunTunnel {
@@ -58,12 +35,9 @@ impl TunTunnel {
         // to send into the tunnel.
         crate::sysctl::no_ipv6_link_local(relay.device_name())?;
         nl.set_up_with_mtu(device, tunnel.tunnel_mtu()).await?;
-        let quiet_table = format!("{}_relay", tunnel.nft_table);
-        nftscript::apply(&quiet_script(&quiet_table)).map_err(|e| Error::Nft(e.to_string()))?;
         Ok(Self {
             relay,
             render: TunRender { device },
-            quiet_table,
         })
     }
 }
@@ -94,20 +68,6 @@ impl Tunnel for TunTunnel {
 
     /// The device (and the kernel's routes through it) goes with the relay.
     fn teardown(self: Box<Self>) -> Result<()> {
-        let t = &self.quiet_table;
-        nftscript::apply(&nftscript::fresh_table("inet", t)).map_err(|e| Error::Nft(e.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_quiet_table_replaces_itself() {
-        let s = super::quiet_script("nemonetd_relay");
-        assert!(s.starts_with("table inet nemonetd_relay\ndelete table inet nemonetd_relay\n"));
-        assert!(s.contains("icmpv6 code port-unreachable @th,112,8 { 4, 41 } counter drop"));
-        assert!(s.contains(
-            "icmpv6 type parameter-problem icmpv6 code 1 @th,112,8 { 4, 41 } counter drop"
-        ));
+        Ok(())
     }
 }
