@@ -182,7 +182,7 @@ impl IcmpRepr {
             },
             DHAAD_REPLY => {
                 let list = &m[8..];
-                if list.len() % 16 != 0 {
+                if !list.len().is_multiple_of(16) {
                     return Err(IcmpError::BadAddressList(list.len()));
                 }
                 let home_agents = list
