@@ -2,6 +2,7 @@
 
 mod agent;
 mod cli;
+mod discovery;
 mod homeaddr;
 mod policy;
 mod seqfile;

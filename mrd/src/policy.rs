@@ -9,7 +9,8 @@ use shisa_config::{AuthDatabase, Config, Ipv4MnpEncoding};
 use std::net::Ipv6Addr;
 use std::path::Path;
 
-/// Builds the policy for `mipif`; `home_agent` is the effective HA address (-a or config).
+/// Builds the policy for `mipif`; `home_agent` is the effective HA address (-a or config),
+/// `None` when DHAAD is to find it.
 pub fn mr_policy(
     config: &Config,
     config_path: &Path,
@@ -17,12 +18,8 @@ pub fn mr_policy(
     home_agent: Option<Ipv6Addr>,
 ) -> Result<MrPolicy> {
     let s = config.settings_for(mipif);
-    let Some(home_agent) = home_agent else {
-        bail!(
-            "no home agent address: give -a HA-ADDRESS or home-agent-address in {}",
-            config.file
-        );
-    };
+    // Without one, DHAAD finds it (the unspecified address until then).
+    let home_agent = home_agent.unwrap_or(Ipv6Addr::UNSPECIFIED);
     let home_address = match config.home_addresses()[..] {
         [hoa] => hoa,
         [] => bail!("{}: the prefixtable names no home address", config.file),
