@@ -27,6 +27,10 @@ pub const DHAAD_RETRIES: u32 = 4;
 pub const INITIAL_SOLICIT_TIMER: Duration = Duration::from_secs(3);
 /// RFC 6275 12: Mobile Prefix Solicitations back off up to this.
 pub const MAX_SOLICIT_TIMER: Duration = MAX_BINDACK_TIMEOUT;
+/// The soonest a mobile router asks again after an advertisement: the home agent ties the
+/// prefix lifetimes to the binding's, which refreshes anyway; short test lifetimes must not
+/// turn this into a stream of solicitations.
+pub const MIN_RESOLICIT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What the daemon must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,7 +421,7 @@ impl PrefixDiscovery {
         self.resolicit_at = (shortest != u32::MAX && shortest > 0).then(|| {
             now + Duration::from_secs(u64::from(shortest))
                 .mul_f64(0.8)
-                .max(Duration::from_secs(1))
+                .max(MIN_RESOLICIT_INTERVAL)
         });
         let mut old = self.known.clone();
         old.sort();
@@ -659,8 +663,10 @@ mod tests {
             .unwrap();
         assert!(got.solicited && !got.changed);
         assert_eq!(got.prefixes, vec![home]);
-        // Re-solicit at 80% of the lifetime.
+        // Re-solicit at 80% of the lifetime, not sooner than the floor.
         assert_eq!(p.next_timer(), Some(t1 + Duration::from_secs(32)));
+        p.handle_advertisement(&mpa(7, "2001:db8:1::", 10), ha, t1);
+        assert_eq!(p.next_timer(), Some(t1 + MIN_RESOLICIT_INTERVAL));
         // Unsolicited with another prefix: a change.
         let got = p
             .handle_advertisement(&mpa(999, "2001:db8:9::", 40), ha, t1)

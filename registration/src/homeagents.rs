@@ -203,7 +203,9 @@ impl HomeAgentsList {
 }
 
 /// The Prefix Information options for the home prefixes, valid as long as `binding` is
-/// (RFC 6275 10.6.1: an advertised lifetime does not outlast the binding).
+/// (RFC 6275 10.6.1: an advertised lifetime does not outlast the binding). The binding is
+/// refreshed well before it runs out, so this is the granted lifetime unless the binding is
+/// older than its lifetime's 80% (then what is left).
 fn prefix_options(
     prefixes: &[Ipv6Net],
     binding: &Binding,
@@ -213,6 +215,8 @@ fn prefix_options(
         .expires
         .duration_since(now)
         .unwrap_or_default()
+        .max(binding.lifetime.mul_f64(0.2))
+        .min(binding.lifetime)
         .as_secs();
     let left = u32::try_from(left).unwrap_or(u32::MAX);
     prefixes
