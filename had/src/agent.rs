@@ -3,6 +3,7 @@
 
 use crate::cli::Args;
 use crate::config::HadConfig;
+use crate::discovery::Discovery;
 use crate::policy;
 use crate::proxynd::ProxyNd;
 use crate::store::Store;
@@ -36,6 +37,8 @@ struct Agent {
     /// When the changed Binding Cache goes to disk: changes are batched, so a burst of
     /// registrations costs one write, not one per BU.
     save_at: Option<tokio::time::Instant>,
+    /// DHAAD, the home agents list and mobile prefix discovery (`None`: socket failed).
+    discovery: Option<Discovery>,
 }
 
 /// How long Binding Cache changes may wait before they are written.
@@ -78,6 +81,15 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
         Vec::new()
     });
     let dialect = policy.dialect;
+    let preference = daemon
+        .config()
+        .config
+        .settings_for(&args.homeif)
+        .preference
+        .unwrap_or(0);
+    let discovery = Discovery::open(&args.homeif, &policy.home_prefixes, preference)
+        .map_err(|e| tracing::error!("{e:#}; no DHAAD or mobile prefix discovery"))
+        .ok();
     let (core, restored) = HomeAgent::restore(policy, saved, Now::current());
     tracing::info!(
         "Binding Cache {}: {} binding(s) restored",
@@ -94,12 +106,14 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
         na,
         bad_packets: 0,
         save_at: None,
+        discovery,
     };
     agent.announce(Body::NodeTypeInfo(NodeTypeInfo {
         node_type: NodeType::HomeAgent,
         enabled: true,
     }));
     agent.apply(restored).await;
+    agent.announce_ha_list(None);
     loop {
         let expiry = agent.core.next_expiry().map(|t| {
             let wait = t.duration_since(SystemTime::now()).unwrap_or_default();
@@ -136,6 +150,12 @@ pub async fn run(mut daemon: Daemon<HadConfig>, args: Args) -> Result<()> {
                 agent.apply(actions).await;
             }
             _ = sleep_until(agent.save_at) => agent.save(),
+            rx = recv_icmp(&agent.discovery) => agent.on_icmp(rx),
+            _ = sleep_until(agent.discovery.as_ref().and_then(|d| d.next_expiry())) => {
+                if agent.discovery.as_mut().is_some_and(|d| d.expire()) {
+                    agent.announce_ha_list(None);
+                }
+            }
         }
     }
 }
@@ -147,7 +167,46 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+async fn recv_icmp(d: &Option<Discovery>) -> std::io::Result<mhsock::icmp::IcmpReceived> {
+    match d {
+        Some(d) => d.sock.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Agent {
+    fn on_icmp(&mut self, rx: std::io::Result<mhsock::icmp::IcmpReceived>) {
+        let rx = match rx {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::error!("ICMPv6 socket: {e}");
+                return;
+            }
+        };
+        let Some(d) = self.discovery.as_mut() else {
+            return;
+        };
+        let (packets, changed) = d.on_icmp(&rx, &self.core);
+        self.send_all(packets);
+        if changed {
+            self.announce_ha_list(None);
+        }
+    }
+
+    fn send_all(&self, packets: Vec<Vec<u8>>) {
+        for p in packets {
+            if let Err(e) = self.sock.send(&p) {
+                tracing::error!("sending an ICMPv6 message: {e}");
+            }
+        }
+    }
+
+    fn announce_ha_list(&self, request_id: Option<u32>) {
+        if let Some(d) = &self.discovery {
+            self.announce(Body::HaList(d.bus_list(request_id)));
+        }
+    }
+
     async fn on_packet(&mut self, rx: mhsock::Received) {
         let parsed = match MhPacket::parse_payload(
             rx.first_header,
@@ -195,6 +254,10 @@ impl Agent {
     fn on_bus(&mut self, ev: BusEvent) {
         if let BusEvent::Message(env) = ev {
             if let Body::DumpRequest(req) = &env.body {
+                if req.what == mobsock::DumpWhat::Ha {
+                    self.announce_ha_list(Some(req.id));
+                    return;
+                }
                 let bc: Vec<BcEntry> = self.core.bindings().map(bc_entry).collect();
                 if let Err(e) = self.bus.answer_dump(req, &bc, &[]) {
                     tracing::error!("answering dump request from {}: {e}", env.sender);
@@ -207,7 +270,20 @@ impl Agent {
         match policy::ha_policy(cfg, &args.homeif, policy::prefixes_on(&args.homeif)) {
             Ok(p) => {
                 self.dialect = p.dialect;
+                let old_prefixes = self.core.policy().home_prefixes.clone();
                 self.core.set_policy(p);
+                let preference = cfg
+                    .config
+                    .settings_for(&args.homeif)
+                    .preference
+                    .unwrap_or(0);
+                if let Some(d) = self.discovery.as_mut() {
+                    let (packets, changed) = d.reconfigure(&old_prefixes, preference, &self.core);
+                    self.send_all(packets);
+                    if changed {
+                        self.announce_ha_list(None);
+                    }
+                }
                 tracing::info!("new policy in force; existing bindings kept until they refresh");
             }
             Err(e) => tracing::error!("reload refused, old policy kept: {e:#}"),

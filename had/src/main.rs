@@ -3,6 +3,7 @@
 mod agent;
 mod cli;
 mod config;
+mod discovery;
 mod policy;
 mod proxynd;
 mod settings;

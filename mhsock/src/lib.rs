@@ -9,10 +9,13 @@
 //!   come from `recvmsg` (source) and `IPV6_PKTINFO` (destination).
 //! - the kernel then rejects the HAO/RH2 packet with an ICMPv6 Parameter Problem that must not
 //!   reach the peer: [`ParamProblemFilter`] drops exactly those errors in the output hook.
+//! - [`icmp`]: a raw ICMPv6 receiver for Router Advertisements, DHAAD and Mobile Prefix
+//!   messages, and anycast membership (the Home-Agents anycast address).
 //! - [`nd`]: the unsolicited Neighbor Advertisements for a home address that go with a
 //!   binding's start (HA) and the return home (MR).
 
 mod filter;
+pub mod icmp;
 pub mod nd;
 mod socket;
 

@@ -18,6 +18,9 @@
 //! * [`codes`]: named message types, option types and status codes.
 //! * [`lifetime`]: 4-second lifetime units and how a [`std::time::Duration`] is rounded.
 //! * [`checksum`]: the pseudo-header Internet checksum.
+//! * [`icmp`]: the ICMPv6 messages of Mobile IPv6: DHAAD request/reply, mobile prefix
+//!   solicitation/advertisement, the Home Agent Information option of Router Advertisements,
+//!   the Home-Agents anycast address.
 //! * [`nd`]: the unsolicited Neighbor Advertisement a home agent and a returning mobile
 //!   router send for a home address (RFC 6275 10.4.1, 11.5.4).
 //!
@@ -55,6 +58,7 @@ pub mod checksum;
 pub mod codes;
 mod error;
 pub mod ext;
+pub mod icmp;
 pub mod lifetime;
 pub mod mh;
 pub mod nd;

@@ -214,6 +214,47 @@ pub struct RegistrationFailed {
     pub reason: String,
 }
 
+/// One home agent of a Home Agents List (had: learnt from the home link's Router
+/// Advertisements; mrd: listed by a DHAAD reply, without preference or lifetime).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaListEntry {
+    pub address: Ipv6Addr,
+    /// Higher is preferred (RFC 6275 7.4).
+    pub preference: Option<i16>,
+    /// Seconds left; `None`: does not expire (the sender itself) or not known.
+    pub lifetime: Option<u32>,
+    /// Supports mobile routers (RFC 3963 7.3).
+    pub mobile_router: bool,
+    /// This entry is the sender itself (had) or the home agent in use (mrd).
+    pub own: bool,
+}
+
+/// HA_LIST: a Home Agents List in preference order, sent when it changes and in answer to
+/// a dump request for `ha`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaList {
+    /// The dump request answered; `None` when announcing a change.
+    pub request_id: Option<u32>,
+    /// The interface the list is for (had: the home interface; mrd: the mobility interface).
+    pub ifname: String,
+    pub entries: Vec<HaListEntry>,
+}
+
+/// HOME_PREFIX: mrd learnt its home prefixes by Mobile Prefix Discovery (RFC 6275 11.4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomePrefix {
+    pub hoa: Ipv6Addr,
+    /// The home agent that advertised them.
+    pub ha: Ipv6Addr,
+    pub prefixes: Vec<Ipv6Net>,
+    /// The ones known before (configured or advertised earlier).
+    pub previous: Vec<Ipv6Net>,
+    /// They differ from `previous`.
+    pub changed: bool,
+    /// An answer to a solicitation (else unsolicited).
+    pub solicited: bool,
+}
+
 /// Which table a dump request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -221,6 +262,8 @@ pub enum DumpWhat {
     Bc,
     Bul,
     All,
+    /// The Home Agents Lists, answered with HA_LIST (not included in `All`).
+    Ha,
 }
 
 impl DumpWhat {
@@ -229,11 +272,12 @@ impl DumpWhat {
             DumpWhat::Bc => "bc",
             DumpWhat::Bul => "bul",
             DumpWhat::All => "all",
+            DumpWhat::Ha => "ha",
         }
     }
     /// Whether an owner of `table` should answer this request.
     pub fn includes(self, table: DumpWhat) -> bool {
-        self == DumpWhat::All || self == table
+        (self == DumpWhat::All && table != DumpWhat::Ha) || self == table
     }
 }
 
@@ -295,6 +339,8 @@ impl Kind {
     pub const REG_FAILED: Kind = Kind(100);
     pub const DUMP_REQUEST: Kind = Kind(101);
     pub const DUMP_REPLY: Kind = Kind(102);
+    pub const HA_LIST: Kind = Kind(103);
+    pub const HOME_PREFIX: Kind = Kind(104);
     pub const JOIN: Kind = Kind(200);
     pub const LEAVE: Kind = Kind(201);
     pub const DROPPED: Kind = Kind(202);
@@ -318,6 +364,8 @@ pub enum Body {
     RegistrationFailed(RegistrationFailed),
     DumpRequest(DumpRequest),
     DumpReply(DumpReply),
+    HaList(HaList),
+    HomePrefix(HomePrefix),
     Join(MemberJoin),
     Leave(MemberLeave),
     Dropped(Dropped),
@@ -346,6 +394,8 @@ impl Body {
             Body::RegistrationFailed(_) => Kind::REG_FAILED,
             Body::DumpRequest(_) => Kind::DUMP_REQUEST,
             Body::DumpReply(_) => Kind::DUMP_REPLY,
+            Body::HaList(_) => Kind::HA_LIST,
+            Body::HomePrefix(_) => Kind::HOME_PREFIX,
             Body::Join(_) => Kind::JOIN,
             Body::Leave(_) => Kind::LEAVE,
             Body::Dropped(_) => Kind::DROPPED,
@@ -371,6 +421,8 @@ impl Body {
             Body::RegistrationFailed(_) => "REG_FAILED",
             Body::DumpRequest(_) => "DUMP_REQUEST",
             Body::DumpReply(_) => "DUMP_REPLY",
+            Body::HaList(_) => "HA_LIST",
+            Body::HomePrefix(_) => "HOME_PREFIX",
             Body::Join(_) => "JOIN",
             Body::Leave(_) => "LEAVE",
             Body::Dropped(_) => "DROPPED",
@@ -506,6 +558,50 @@ impl fmt::Display for Body {
                 }
                 Ok(())
             }
+            Body::HaList(m) => {
+                write!(f, "{name} {}", m.ifname)?;
+                if let Some(id) = m.request_id {
+                    write!(f, " id {id}")?;
+                }
+                for e in &m.entries {
+                    write!(f, " {}", e.address)?;
+                    if let Some(p) = e.preference {
+                        write!(f, " pref {p}")?;
+                    }
+                    if let Some(l) = e.lifetime {
+                        write!(f, " lifetime {l}s")?;
+                    }
+                    if e.mobile_router {
+                        write!(f, " R")?;
+                    }
+                    if e.own {
+                        write!(f, " self")?;
+                    }
+                    write!(f, ";")?;
+                }
+                Ok(())
+            }
+            Body::HomePrefix(m) => {
+                write!(f, "{name} hoa {} ha {} prefix", m.hoa, m.ha)?;
+                for p in &m.prefixes {
+                    write!(f, " {p}")?;
+                }
+                if m.changed {
+                    write!(f, " changed from")?;
+                    for p in &m.previous {
+                        write!(f, " {p}")?;
+                    }
+                }
+                write!(
+                    f,
+                    " {}",
+                    if m.solicited {
+                        "solicited"
+                    } else {
+                        "unsolicited"
+                    }
+                )
+            }
             Body::Join(_) | Body::Leave(_) | Body::Hello(_) => write!(f, "{name}"),
             Body::Dropped(m) => write!(f, "{name} {}..{}", m.first, m.last),
             Body::Unknown { kind } => write!(f, "{name} kind {kind}"),
@@ -553,6 +649,48 @@ mod tests {
             reason: RemoveReason::Expired,
         });
         assert_eq!(rm.to_string(), "BUL_REMOVE hoa 2001:db8::1 reason expired");
+    }
+
+    #[test]
+    fn ha_list_and_home_prefix_lines() {
+        let b = Body::HaList(HaList {
+            request_id: None,
+            ifname: "home0".into(),
+            entries: vec![
+                HaListEntry {
+                    address: "2001:db8:1::2".parse().unwrap(),
+                    preference: Some(20),
+                    lifetime: Some(30),
+                    mobile_router: true,
+                    own: false,
+                },
+                HaListEntry {
+                    address: "2001:db8:1::1".parse().unwrap(),
+                    preference: Some(10),
+                    lifetime: None,
+                    mobile_router: true,
+                    own: true,
+                },
+            ],
+        });
+        assert_eq!(
+            b.to_string(),
+            "HA_LIST home0 2001:db8:1::2 pref 20 lifetime 30s R; 2001:db8:1::1 pref 10 R self;"
+        );
+        let p = Body::HomePrefix(HomePrefix {
+            hoa: "2001:db8:1::beef".parse().unwrap(),
+            ha: "2001:db8:1::1".parse().unwrap(),
+            prefixes: vec!["2001:db8:9::/64".parse().unwrap()],
+            previous: vec!["2001:db8:1::/64".parse().unwrap()],
+            changed: true,
+            solicited: false,
+        });
+        assert_eq!(
+            p.to_string(),
+            "HOME_PREFIX hoa 2001:db8:1::beef ha 2001:db8:1::1 prefix 2001:db8:9::/64 changed from 2001:db8:1::/64 unsolicited"
+        );
+        assert!(!DumpWhat::All.includes(DumpWhat::Ha));
+        assert!(DumpWhat::Ha.includes(DumpWhat::Ha));
     }
 
     #[test]

@@ -66,6 +66,8 @@ fn body_fields(body: &Body) -> Map<String, Value> {
         Body::RegistrationFailed(m) => serde_json::to_value(m),
         Body::DumpRequest(m) => serde_json::to_value(m),
         Body::DumpReply(m) => serde_json::to_value(m),
+        Body::HaList(m) => serde_json::to_value(m),
+        Body::HomePrefix(m) => serde_json::to_value(m),
         Body::Dropped(m) => serde_json::to_value(m),
         Body::Unknown { kind } => Ok(json!({ "kind": kind })),
         Body::BcFlush | Body::BulFlush | Body::Join(_) | Body::Leave(_) | Body::Hello(_) => {

@@ -91,6 +91,8 @@ fn body_bytes(body: &Body) -> Result<Vec<u8>, postcard::Error> {
         Body::RegistrationFailed(m) => postcard::to_stdvec(m),
         Body::DumpRequest(m) => postcard::to_stdvec(m),
         Body::DumpReply(m) => postcard::to_stdvec(m),
+        Body::HaList(m) => postcard::to_stdvec(m),
+        Body::HomePrefix(m) => postcard::to_stdvec(m),
         Body::Join(m) => postcard::to_stdvec(m),
         Body::Leave(m) => postcard::to_stdvec(m),
         Body::Dropped(m) => postcard::to_stdvec(m),
@@ -122,6 +124,8 @@ fn decode_body(kind: u16, b: &[u8]) -> Result<Body, WireError> {
         Kind::REG_FAILED => Body::RegistrationFailed(take("REG_FAILED", b)?),
         Kind::DUMP_REQUEST => Body::DumpRequest(take("DUMP_REQUEST", b)?),
         Kind::DUMP_REPLY => Body::DumpReply(take("DUMP_REPLY", b)?),
+        Kind::HA_LIST => Body::HaList(take("HA_LIST", b)?),
+        Kind::HOME_PREFIX => Body::HomePrefix(take("HOME_PREFIX", b)?),
         Kind::JOIN => Body::Join(take("JOIN", b)?),
         Kind::LEAVE => Body::Leave(take("LEAVE", b)?),
         Kind::DROPPED => Body::Dropped(take("DROPPED", b)?),
@@ -251,6 +255,29 @@ mod tests {
             Body::Leave(MemberLeave {}),
             Body::Dropped(Dropped { first: 3, last: 9 }),
             Body::Hello(MemberHello {}),
+            Body::HaList(HaList {
+                request_id: Some(3),
+                ifname: "home0".into(),
+                entries: vec![HaListEntry {
+                    address: a,
+                    preference: Some(-3),
+                    lifetime: None,
+                    mobile_router: true,
+                    own: true,
+                }],
+            }),
+            Body::HomePrefix(HomePrefix {
+                hoa: a,
+                ha: b,
+                prefixes: vec!["2001:db8:9::/64".parse().unwrap()],
+                previous: vec![],
+                changed: true,
+                solicited: false,
+            }),
+            Body::DumpRequest(DumpRequest {
+                what: DumpWhat::Ha,
+                id: 8,
+            }),
         ]
     }
 
@@ -366,7 +393,7 @@ mod tests {
         }
 
         #[test]
-        fn bodies_survive_any_header(idx in 0usize..18, seq in any::<u64>(), pid in any::<u32>(),
+        fn bodies_survive_any_header(idx in 0usize..21, seq in any::<u64>(), pid in any::<u32>(),
                                      name in "[a-z0-9-]{1,20}") {
             let body = sample_bodies().remove(idx);
             let e = Envelope { version: (VERSION_MAJOR, VERSION_MINOR),

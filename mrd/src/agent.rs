@@ -4,6 +4,7 @@
 
 use crate::cli::Args;
 use crate::config::MrdConfig;
+use crate::discovery::{self, Discovery, Outcome};
 use crate::homeaddr::HomeAddress;
 use crate::policy;
 use crate::seqfile::SeqFile;
@@ -15,6 +16,7 @@ use mobsock::{
     Body, BulEntry, BulRemove, Bus, BusMember, BusOptions, Event as BusEvent, MdCommand, MdHint,
     MdInfo, NodeType, NodeTypeInfo, RegistrationFailed, RemoveReason,
 };
+use registration::discovery::{calls_for_another_home_agent, DiscoveryAction};
 use registration::mr::{self, DeregReason, MobileRouter, MrAction};
 use registration::Now;
 use shisa_daemon::{Daemon, Event, Reload, StopMode};
@@ -32,6 +34,8 @@ struct Agent {
     bus: BusMember,
     seq: SeqFile,
     bad_packets: u64,
+    /// DHAAD, home agent failover, mobile prefix discovery (`None`: socket failed).
+    discovery: Option<Discovery>,
 }
 
 pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
@@ -62,6 +66,22 @@ pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
         .map(|p| p.prefix_len())
         .unwrap_or(64);
     let home_address = HomeAddress::new(policy.home_address, home_prefix_len)?;
+    let home_prefix = daemon
+        .config()
+        .config
+        .settings_for(&args.mipif)
+        .home_prefix
+        .unwrap_or_else(|| {
+            ipnet::Ipv6Net::new(policy.home_address, home_prefix_len)
+                .map(|n| n.trunc())
+                .unwrap_or_default()
+        });
+    let discovery = Discovery::open(&args.mipif, home_prefix, home_agent.is_some())
+        .map_err(|e| tracing::error!("{e:#}; no DHAAD or mobile prefix discovery"))
+        .ok();
+    if discovery.is_none() && home_agent.is_none() {
+        anyhow::bail!("no home agent address and no DHAAD: give -a HA-ADDRESS");
+    }
     let mut agent = Agent {
         home_address,
         core: MobileRouter::new(policy, next_seq),
@@ -69,6 +89,7 @@ pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
         bus,
         seq,
         bad_packets: 0,
+        discovery,
     };
     agent.announce(Body::NodeTypeInfo(NodeTypeInfo {
         node_type: NodeType::MobileRouter,
@@ -99,7 +120,11 @@ pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
                             settings::log_settings(daemon.config(), &args);
                             let ha = settings::effective(&daemon.config().config, &args).home_agent;
                             match policy::mr_policy(daemon.config(), &args.mipif, ha) {
-                                Ok(p) => {
+                                Ok(mut p) => {
+                                    if p.home_agent.is_unspecified() {
+                                        // Discovered, not configured: keep the one in use.
+                                        p.home_agent = agent.core.policy().home_agent;
+                                    }
                                     agent.core.set_policy(p);
                                     tracing::info!("new policy in force from the next Binding Update");
                                 }
@@ -124,6 +149,10 @@ pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
                 let actions = agent.core.on_timer(Now::current());
                 agent.apply(actions);
             }
+            rx = recv_icmp(&agent.discovery) => agent.on_icmp(rx),
+            _ = sleep_until(agent.discovery.as_ref().and_then(|d| d.next_timer())) => {
+                agent.on_discovery_timer();
+            }
         }
     }
 }
@@ -135,7 +164,92 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+async fn recv_icmp(d: &Option<Discovery>) -> std::io::Result<mhsock::icmp::IcmpReceived> {
+    match d {
+        Some(d) => d.sock.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Agent {
+    fn on_icmp(&mut self, rx: std::io::Result<mhsock::icmp::IcmpReceived>) {
+        let rx = match rx {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::error!("ICMPv6 socket: {e}");
+                return;
+            }
+        };
+        let Some(d) = self.discovery.as_mut() else {
+            return;
+        };
+        match d.on_icmp(&rx) {
+            Outcome::Dhaad(actions) => self.apply_discovery(actions),
+            Outcome::Prefixes(p) => {
+                let hoa = self.core.policy().home_address;
+                let body = discovery::home_prefix_body(hoa, rx.src, p);
+                self.announce(Body::HomePrefix(body));
+            }
+            Outcome::Nothing => {}
+        }
+    }
+
+    fn on_discovery_timer(&mut self) {
+        let Some(d) = self.discovery.as_mut() else {
+            return;
+        };
+        let (actions, solicitation) = d.on_timer(std::time::Instant::now());
+        if let Some(p) = solicitation {
+            self.send_icmp(&p);
+        }
+        self.apply_discovery(actions);
+    }
+
+    fn send_icmp(&self, packet: &[u8]) {
+        if let Err(e) = self.sock.send(packet) {
+            tracing::error!("sending an ICMPv6 message: {e}");
+        }
+    }
+
+    fn apply_discovery(&mut self, actions: Vec<DiscoveryAction>) {
+        for action in actions {
+            match action {
+                DiscoveryAction::Send(p) => self.send_icmp(&p),
+                DiscoveryAction::HomeAgents(_) => self.announce_ha_list(None),
+                DiscoveryAction::UseHomeAgent(ha) => {
+                    tracing::info!("home agent {ha}: registering with it");
+                    let actions = self.core.set_home_agent(ha, Now::current());
+                    self.announce_ha_list(None);
+                    self.apply(actions);
+                }
+                DiscoveryAction::Failed(reason) => {
+                    tracing::warn!("home agent discovery: {reason}");
+                    let p = self.core.policy();
+                    let anycast = self
+                        .discovery
+                        .as_ref()
+                        .and_then(|d| d.dhaad.as_ref())
+                        .map(|d| d.anycast())
+                        .unwrap_or(p.home_agent);
+                    self.announce(Body::RegistrationFailed(RegistrationFailed {
+                        hoa: p.home_address,
+                        coa: p.home_address,
+                        ha: anycast,
+                        status: 0,
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn announce_ha_list(&self, request_id: Option<u32>) {
+        if let Some(d) = &self.discovery {
+            let in_use = self.core.policy().home_agent;
+            self.announce(Body::HaList(d.bus_list(request_id, in_use)));
+        }
+    }
+
     /// A clean stop takes the binding with it: BUL_REMOVE at once, then a deregistration
     /// whose BA we wait for briefly (a graceful restart keeps the binding instead).
     async fn deregister(&mut self) {
@@ -193,7 +307,14 @@ impl Agent {
                             if let Err(e) = self.home_address.away().await {
                                 tracing::error!("{e:#}");
                             }
-                            self.core.move_to(coa, now)
+                            let mut actions = self.core.move_to(coa, now);
+                            if let Some(d) = self.discovery.as_mut().and_then(|d| d.dhaad.as_mut())
+                            {
+                                let found = d.move_to(coa, now.mono);
+                                self.apply(std::mem::take(&mut actions));
+                                self.apply_discovery(found);
+                            }
+                            actions
                         }
                         None => {
                             tracing::warn!(
@@ -215,6 +336,12 @@ impl Agent {
                                 "MD_INFO dereghome names no interface: home address left where it is"
                             ),
                         }
+                        if let Some(d) = self.discovery.as_mut() {
+                            if let Some(h) = d.dhaad.as_mut() {
+                                h.at_home();
+                            }
+                            d.prefixes.unregistered();
+                        }
                         self.core.returned_home(now)
                     }
                     MdCommand::DeregForeign => {
@@ -224,6 +351,9 @@ impl Agent {
                     MdCommand::Scan => Vec::new(),
                 };
                 self.apply(actions);
+            }
+            Body::DumpRequest(req) if req.what == mobsock::DumpWhat::Ha => {
+                self.announce_ha_list(Some(req.id));
             }
             Body::DumpRequest(req) => {
                 let bul: Vec<BulEntry> = self.core.current().map(bul_entry).into_iter().collect();
@@ -236,6 +366,9 @@ impl Agent {
     }
 
     fn apply(&mut self, actions: Vec<MrAction>) {
+        // Registration failed in a way another home agent may not: the next one (DHAAD only).
+        let failover = self.discovery.as_ref().is_some_and(|d| d.dhaad.is_some())
+            && actions.iter().any(calls_for_another_home_agent);
         for action in actions {
             match action {
                 MrAction::Send(packet) => {
@@ -265,13 +398,25 @@ impl Agent {
                             .join(" ")
                     );
                     self.announce(Body::BulAdd(bul_entry(&entry)));
+                    if let Some(d) = self.discovery.as_mut() {
+                        if let Some(p) =
+                            d.prefixes
+                                .registered(entry.ha, entry.coa, std::time::Instant::now())
+                        {
+                            self.send_icmp(&p);
+                        }
+                    }
                 }
                 MrAction::Deregistered { entry, reason } => {
                     let reason = match reason {
                         DeregReason::Home => RemoveReason::Deregistered,
                         DeregReason::Expired => RemoveReason::Expired,
                         DeregReason::Shutdown => RemoveReason::Administrative,
+                        DeregReason::HomeAgentChanged => RemoveReason::Failed,
                     };
+                    if let Some(d) = self.discovery.as_mut() {
+                        d.prefixes.unregistered();
+                    }
                     tracing::info!(
                         "registration of {} via {} ended: {}",
                         entry.hoa,
@@ -303,6 +448,26 @@ impl Agent {
                     }));
                 }
             }
+        }
+        if failover {
+            let failed = self.core.policy().home_agent;
+            let next = self
+                .discovery
+                .as_mut()
+                .and_then(|d| d.dhaad.as_mut())
+                .map(|d| d.failed(std::time::Instant::now()))
+                .unwrap_or_default();
+            tracing::warn!(
+                "registration with home agent {failed} failed: {}",
+                match next.iter().find_map(|a| match a {
+                    DiscoveryAction::UseHomeAgent(ha) => Some(*ha),
+                    _ => None,
+                }) {
+                    Some(ha) => format!("trying the next home agent of the list, {ha}"),
+                    None => "asking for home agents again (DHAAD)".into(),
+                }
+            );
+            self.apply_discovery(next);
         }
     }
 

@@ -10,16 +10,13 @@ use std::net::Ipv6Addr;
 
 use crate::config::MrdConfig;
 
-/// Builds the policy for `mipif`; `home_agent` is the effective HA address (-a or config).
+/// Builds the policy for `mipif`; `home_agent` is the effective HA address (-a or config),
+/// `None` when DHAAD is to find it.
 pub fn mr_policy(cfg: &MrdConfig, mipif: &str, home_agent: Option<Ipv6Addr>) -> Result<MrPolicy> {
     let config = &cfg.config;
     let s = config.settings_for(mipif);
-    let Some(home_agent) = home_agent else {
-        bail!(
-            "no home agent address: give -a HA-ADDRESS or home-agent-address in {}",
-            config.file
-        );
-    };
+    // Without one, DHAAD finds it (the unspecified address until then).
+    let home_agent = home_agent.unwrap_or(Ipv6Addr::UNSPECIFIED);
     let home_address = match config.home_addresses()[..] {
         [hoa] => hoa,
         [] => bail!("{}: the prefixtable names no home address", config.file),

@@ -31,8 +31,8 @@ pub fn log_settings(cfg: &MrdConfig, args: &Args) {
     match (args.home_agent, eff.home_agent) {
         (Some(ha), _) => tracing::info!("home agent {ha} (from -a)"),
         (None, Some(ha)) => tracing::info!("home agent {ha} (from home-agent-address)"),
-        (None, None) => tracing::warn!(
-            "no home agent address: give -a HA-ADDRESS or home-agent-address in {}",
+        (None, None) => tracing::info!(
+            "no home agent address (-a or home-agent-address in {}): found by DHAAD",
             config.file
         ),
     }

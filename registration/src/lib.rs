@@ -5,9 +5,13 @@
 //!
 //! - [`ha::HomeAgent`]: Binding Cache processing of RFC 6275 10.3 and RFC 3963 6.
 //! - [`mr::MobileRouter`]: the Binding Update List of one mobile router (RFC 6275 11.7, 11.8).
+//! - [`homeagents`]: the home agent's Home Agents List, DHAAD and Mobile Prefix answers.
+//! - [`discovery`]: the mobile router's DHAAD, home agent failover, Mobile Prefix Discovery.
 //! - [`policy`]: what both ends are configured with: prefixes, IPv4 MNP encoding, keys.
 
+pub mod discovery;
 pub mod ha;
+pub mod homeagents;
 pub mod mr;
 pub mod policy;
 pub mod replay;

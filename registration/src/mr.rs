@@ -39,6 +39,8 @@ pub enum DeregReason {
     Expired,
     /// mrd is stopping and takes its binding with it.
     Shutdown,
+    /// The mobile router moves to another home agent (discovery, failover).
+    HomeAgentChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +127,29 @@ impl MobileRouter {
     /// Replaces the policy (config reload); the next BU uses it.
     pub fn set_policy(&mut self, policy: MrPolicy) {
         self.policy = policy;
+    }
+
+    /// Registers with `ha` from now on (DHAAD found it, or the previous one failed): the
+    /// registration with the old one is given up and, away from home, a new one starts at
+    /// once. Until a home agent is set (the unspecified address) no Binding Update is sent.
+    pub fn set_home_agent(&mut self, ha: Ipv6Addr, now: Now) -> Vec<MrAction> {
+        if ha == self.policy.home_agent {
+            return Vec::new();
+        }
+        self.policy.home_agent = ha;
+        self.pending = None;
+        self.retry_after_refusal = None;
+        let mut actions = Vec::new();
+        if let Some(c) = self.current.take() {
+            actions.push(MrAction::Deregistered {
+                entry: c.entry,
+                reason: DeregReason::HomeAgentChanged,
+            });
+        }
+        if let Location::Foreign(coa) = self.location {
+            actions.extend(self.start(Some(coa), now));
+        }
+        actions
     }
 
     pub fn next_seq(&self) -> u16 {
@@ -305,6 +330,11 @@ impl MobileRouter {
     /// Sends a BU for `p` with a new sequence number (RFC 6275 11.8: every retransmission
     /// gets one) and records it as pending.
     fn send_bu(&mut self, mut p: Pending, now: Now) -> Vec<MrAction> {
+        if self.policy.home_agent.is_unspecified() {
+            // No home agent yet (discovery under way): nothing to send to.
+            self.pending = None;
+            return Vec::new();
+        }
         p.seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         p.retry_at = now.mono + p.timeout;

@@ -19,7 +19,7 @@ use super::shared::{connect, remove_stale, Connect, Incoming, LeaveReason, Share
 use super::{receiver, BusError, BusOptions};
 use crate::dump::reply_bodies;
 use crate::message::{
-    BcEntry, Body, BulEntry, DumpReply, DumpRequest, DumpWhat, MemberJoin, MemberLeave,
+    BcEntry, Body, BulEntry, DumpReply, DumpRequest, DumpWhat, HaList, MemberJoin, MemberLeave,
 };
 use crate::wire::{Envelope, Sender};
 
@@ -362,6 +362,46 @@ impl BusMember {
         Ok(result)
     }
 
+    /// Asks the owners of Home Agents Lists (had, mrd) for theirs: HA_LIST answers per
+    /// sender, waiting as [`Self::request_dump_with`] does.
+    pub async fn request_ha_lists(
+        &mut self,
+        wait: DumpWait,
+    ) -> Result<BTreeMap<Sender, HaList>, BusError> {
+        let id = self.next_dump_id ^ (self.shared.me.pid << 12);
+        self.next_dump_id = self.next_dump_id.wrapping_add(1);
+        self.send(Body::DumpRequest(DumpRequest {
+            what: DumpWhat::Ha,
+            id,
+        }))?;
+        let deadline = Instant::now() + wait.timeout;
+        let mut lists = BTreeMap::new();
+        let mut last_reply = Instant::now();
+        loop {
+            let until = if lists.is_empty() {
+                deadline
+            } else {
+                deadline.min(last_reply + wait.settle)
+            };
+            let ev = match tokio::time::timeout_at(until, self.next_event()).await {
+                Err(_elapsed) => break,
+                Ok(ev) => ev?,
+            };
+            match ev {
+                Event::Message(Envelope {
+                    sender,
+                    body: Body::HaList(list),
+                    ..
+                }) if list.request_id == Some(id) => {
+                    lists.insert(sender, list);
+                    last_reply = Instant::now();
+                }
+                other => self.deferred.push_back(other),
+            }
+        }
+        Ok(lists)
+    }
+
     /// Answers a dump request as an owner of state: sends `bc` and/or `bul` (as the
     /// request asks) in chunks, the last one marked done.
     pub fn answer_dump(
@@ -370,6 +410,10 @@ impl BusMember {
         bc: &[BcEntry],
         bul: &[BulEntry],
     ) -> Result<(), BusError> {
+        if request.what == DumpWhat::Ha {
+            // Answered with HA_LIST by the owners of such lists, not with DUMP_REPLY.
+            return Ok(());
+        }
         let bc = if request.what.includes(DumpWhat::Bc) {
             bc
         } else {

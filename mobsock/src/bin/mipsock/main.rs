@@ -32,6 +32,8 @@ struct Cli {
 enum Table {
     Bc,
     Bul,
+    /// The Home Agents Lists (had: its home link's; mrd: the last DHAAD reply).
+    Ha,
 }
 
 #[derive(Subcommand)]
@@ -42,7 +44,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ask the owners (had: bc, mrd: bul) for a dump and print the table.
+    /// Ask the owners (had: bc, mrd: bul, both: ha) for a dump and print the table.
     Show {
         table: Table,
         /// One JSON object per entry instead of a table.
@@ -127,19 +129,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             timeout_ms,
         } => {
             let mut member = join(&cli.bus_dir, opts).await?;
-            let what = match table {
-                Table::Bc => DumpWhat::Bc,
-                Table::Bul => DumpWhat::Bul,
-            };
             let wait = DumpWait {
                 timeout: Duration::from_millis(timeout_ms),
                 ..DumpWait::default()
+            };
+            let what = match table {
+                Table::Bc => DumpWhat::Bc,
+                Table::Bul => DumpWhat::Bul,
+                Table::Ha => {
+                    let lists = member.request_ha_lists(wait).await?;
+                    member.leave().await?;
+                    if lists.is_empty() {
+                        bail!("no owner of a home agents list answered (is had or mrd running?)");
+                    }
+                    table::print_ha(&lists, json)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
             };
             let result = member.request_dump_with(what, wait).await?;
             member.leave().await?;
             if result.replies.is_empty() {
                 let owner = match table {
-                    Table::Bc => "had",
+                    Table::Bc | Table::Ha => "had",
                     Table::Bul => "mrd",
                 };
                 bail!(

@@ -428,6 +428,7 @@ fn dump(w: &mut Words<'_>) -> Result<Body, ParseError> {
             "bc" => DumpWhat::Bc,
             "bul" => DumpWhat::Bul,
             "all" => DumpWhat::All,
+            "ha" => DumpWhat::Ha,
             _ => return Err(w.invalid("table (bc|bul|all)", word)),
         };
         let mut id = 0;
