@@ -163,6 +163,25 @@ impl HomeAddress {
     }
 
     async fn add(&self, ifindex: u32, prefix_len: u8) -> Result<()> {
+        // Already there (a restarted mrd): left alone. Replacing it would make the kernel
+        // drop every local route to it, also the one the seg6 data plane keeps in the main
+        // table for its decapsulation.
+        let present: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .set_address_filter(IpAddr::V6(self.hoa))
+            .execute()
+            .try_collect()
+            .await
+            .context("list addresses")?;
+        if present
+            .iter()
+            .any(|m| m.header.index == ifindex && m.header.prefix_len == prefix_len)
+        {
+            return Ok(());
+        }
         let mut req = self
             .handle
             .address()

@@ -355,7 +355,12 @@ impl Core {
                     mnp6: e.mnp6.clone(),
                     mnp4: e.mnp4.clone(),
                 };
-                reg.replace(new.clone()).as_ref() != Some(&new)
+                // Also an unchanged one: a refresh or a restarted mrd registering again is
+                // a moment to converge on what the kernel may have dropped meanwhile (a
+                // local route goes with its address when mrd places it again). One
+                // registration: a cheap reconcile.
+                reg.replace(new.clone());
+                true
             }
             (Desired::Mr(reg), Body::BulRemove(r)) => {
                 tracing::info!("registration of {} ended ({})", r.hoa, r.reason.as_str());
@@ -724,8 +729,12 @@ mod tests {
             c.bus_message(&add),
             vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
         );
-        // decision 9: the same registration again changes nothing
-        assert!(c.bus_message(&add).is_empty());
+        // decision 9: the same registration again (a refresh, a restarted mrd) reconciles
+        // again: the kernel may have dropped a route meanwhile
+        assert_eq!(
+            c.bus_message(&add),
+            vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
+        );
         // decision 10: a new care-of address is applied (a refresh from another CoA)
         assert_eq!(
             c.bus_message(&Body::BulAdd(bul("2001:db8:201::5"))),

@@ -89,7 +89,7 @@ fn home_agent_role_starts_logs_and_reloads() {
     s.write("nemonetd.conf", &HA_CONFIG.replace("auto", "tun"));
     d.signal(Signal::SIGHUP);
     d.wait_for_log("config change: + data-plane tun;");
-    d.wait_for_log("home agent data plane on eth0: backend tun,");
+    d.wait_for_log("home agent data plane on eth0: backend tun");
     s.stop(&mut d);
 }
 
