@@ -44,6 +44,8 @@ pub enum RouteAction {
     /// `local ADDR dev lo`: deliver locally. In the main table for the seg6 backend's
     /// End.DT6 lookup, which sees only that table.
     Local,
+    /// `blackhole`: drop without a word (no device; `oif` 0).
+    Blackhole,
     /// `via [inet6] GATEWAY onlink`: a plain next hop on the link, also for IPv4 (an IPv6
     /// next hop for IPv4, as RFC 5549 routers do: a mobile router at home needs no IPv4
     /// address on an IPv6-only home link).
@@ -239,7 +241,23 @@ pub fn render(
     for route in &plan.tunnel_routes {
         let spec = backend.tunnel_route(route, links.egress, configured_mtu);
         keys.insert(spec.key());
-        state.routes.push(spec);
+        if backend.routes_go_with_the_process() {
+            // Behind the tunnel route (the next metric): used only while it is gone.
+            let fallback = RouteSpec {
+                metric: spec.metric + 1,
+                oif: 0,
+                prefsrc: None,
+                mtu: None,
+                mtu_lock: false,
+                action: RouteAction::Blackhole,
+                ..spec.clone()
+            };
+            keys.insert(fallback.key());
+            state.routes.push(spec);
+            state.routes.push(fallback);
+        } else {
+            state.routes.push(spec);
+        }
     }
     if let Some(local) = plan.local {
         let decap = backend.decapsulation(local, &plan.peers, &plan.inner_local, links.egress);
@@ -607,10 +625,18 @@ mod tests {
             Some(&reg("2001:db8:200::5")),
         );
         assert!(s.rules.is_empty());
-        assert!(s
+        let (device, fallback): (Vec<&RouteSpec>, Vec<&RouteSpec>) = s
             .routes
             .iter()
-            .all(|r| r.oif == 9 && r.action == RouteAction::Device));
+            .partition(|r| r.action == RouteAction::Device);
+        assert!(device.iter().all(|r| r.oif == 9));
+        // Each tunnel route has a blackhole right behind it, for while the relay (and
+        // with it the device and its routes) restarts: no other route takes the packets.
+        assert_eq!(device.len(), fallback.len());
+        for (d, f) in device.iter().zip(&fallback) {
+            assert_eq!(f.action, RouteAction::Blackhole);
+            assert_eq!((f.dst, f.src, f.metric), (d.dst, d.src, d.metric + 1));
+        }
         assert_eq!(s.peers.local, Some("2001:db8:200::5".parse().unwrap()));
     }
 
@@ -660,7 +686,10 @@ mod tests {
             let main: Vec<RouteKey> = s
                 .routes
                 .iter()
-                .filter(|r| r.table == MAIN_TABLE && r.action != RouteAction::Local)
+                .filter(|r| {
+                    r.table == MAIN_TABLE
+                        && !matches!(r.action, RouteAction::Local | RouteAction::Blackhole)
+                })
                 .map(RouteSpec::key)
                 .collect();
             let planned: Vec<RouteKey> = plan.tunnel_routes.iter().map(TunnelRoute::key).collect();

@@ -245,6 +245,12 @@ pub fn route_message(spec: &RouteSpec) -> RouteMessage {
             msg.header.kind = RouteType::Local;
             msg.header.scope = RouteScope::Host;
         }
+        RouteAction::Blackhole => {
+            msg.header.kind = RouteType::BlackHole;
+            msg.header.scope = RouteScope::Universe;
+            msg.attributes
+                .retain(|a| !matches!(a, RouteAttribute::Oif(_)));
+        }
     }
     msg
 }
@@ -263,6 +269,7 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
     match h.kind {
         RouteType::Unicast => {}
         RouteType::Local => action = RouteAction::Local,
+        RouteType::BlackHole => action = RouteAction::Blackhole,
         _ => return None,
     }
     let mut mtu_lock = false;
@@ -321,7 +328,12 @@ pub fn parse_route(msg: &RouteMessage) -> Option<RouteSpec> {
         dst,
         src,
         metric,
-        oif: oif?,
+        // A blackhole has no device of its own (the kernel reports lo for IPv6).
+        oif: if action == RouteAction::Blackhole {
+            0
+        } else {
+            oif?
+        },
         prefsrc,
         mtu,
         mtu_lock,
@@ -504,6 +516,29 @@ mod tests {
             action: RouteAction::Local,
         });
         assert_eq!(msg.header.kind, RouteType::Local);
+    }
+
+    #[test]
+    fn blackholes_survive_message_round_trip_whatever_device_the_kernel_reports() {
+        let spec = RouteSpec {
+            table: MAIN_TABLE,
+            dst: "10.0.0.0/24".parse().unwrap(),
+            src: None,
+            metric: 1,
+            oif: 0,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action: RouteAction::Blackhole,
+        };
+        round_trip(spec.clone());
+        let mut msg = route_message(&spec);
+        assert!(!msg
+            .attributes
+            .iter()
+            .any(|a| matches!(a, RouteAttribute::Oif(_))));
+        msg.attributes.push(RouteAttribute::Oif(1));
+        assert_eq!(parse_route(&msg), Some(spec));
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub(crate) trait Render {
     fn steers_oversize(&self) -> bool {
         false
     }
+    /// Whether the tunnel routes go when nemonetd stops (they point into a device of the
+    /// process): then a blackhole behind each keeps the packets from taking another route
+    /// meanwhile (an HA's default route back towards where they came from: a loop).
+    fn routes_go_with_the_process(&self) -> bool {
+        false
+    }
     /// Whether the encapsulation copies the inner hop limit into the outer header, so that
     /// the configured one must be set after it (`crate::hop_limit`).
     fn copies_inner_hop_limit(&self) -> bool {

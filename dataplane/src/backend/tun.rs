@@ -19,6 +19,11 @@ impl Render for TunRender {
         let lock = route.dst.addr().is_ipv6() && route.mtu < configured_mtu;
         route.spec(self.device, RouteAction::Device, lock)
     }
+
+    /// The TUN device goes with the relay, and its routes with it.
+    fn routes_go_with_the_process(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) struct TunTunnel {
