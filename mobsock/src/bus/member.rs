@@ -149,6 +149,7 @@ impl BusMember {
             match connect(&path) {
                 Connect::Ok(s) => shared.add_connected(sender, path, s),
                 Connect::Stale => remove_stale(&path),
+                Connect::Gone => {}
                 Connect::Failed(e) => return Err(BusError::io("connect to bus member", path, e)),
             }
         }

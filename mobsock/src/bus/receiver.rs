@@ -115,6 +115,7 @@ fn maintain(shared: &Arc<Shared>) {
                 match connect(&path) {
                     Connect::Ok(sock) => shared.add_connected(sender, path, sock),
                     Connect::Stale => remove_stale(&path),
+                    Connect::Gone => {}
                     Connect::Failed(e) => tracing::debug!(path = %path.display(), error = %e,
                         "cannot connect to bus member"),
                 }

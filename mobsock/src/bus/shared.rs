@@ -69,6 +69,8 @@ pub(crate) enum Connect {
     Ok(UnixDatagram),
     /// Nobody is bound there any more: a crashed member's leftover.
     Stale,
+    /// The socket file vanished between the directory scan and the connect.
+    Gone,
     Failed(io::Error),
 }
 
@@ -77,6 +79,9 @@ pub(crate) fn connect(path: &Path) -> Connect {
     match attempt {
         Ok(s) => Connect::Ok(s),
         Err(e) if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) => Connect::Stale,
+        // Listed a moment ago, unlinked since: a member that just left (its socket goes
+        // on a clean stop). Nothing to connect to and nothing to clean up.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Connect::Gone,
         Err(e) => Connect::Failed(e),
     }
 }
@@ -201,6 +206,7 @@ impl Shared {
         match connect(&path) {
             Connect::Ok(sock) => self.add_connected(sender.clone(), path, sock),
             Connect::Stale => remove_stale(&path),
+            Connect::Gone => {}
             Connect::Failed(e) => {
                 tracing::debug!(peer = %sender, error = %e, "cannot connect to bus peer")
             }
@@ -242,5 +248,20 @@ pub(crate) fn remove_stale(path: &Path) {
         Ok(()) => tracing::debug!(path = %path.display(), "removed stale bus socket"),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => tracing::debug!(path = %path.display(), error = %e, "cannot remove stale socket"),
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_gone_since_the_scan_is_a_departure_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("had.4194.sock");
+        assert!(matches!(connect(&path), Connect::Gone));
+        // A leftover nobody is bound to is stale (removed by the caller).
+        drop(std::os::unix::net::UnixDatagram::bind(&path).unwrap());
+        assert!(matches!(connect(&path), Connect::Stale));
     }
 }
