@@ -13,6 +13,11 @@
 //! care-of address changes the endpoints of the same device in place (`ip -6 tunnel
 //! change`), so the routes keep their device. Devices of bindings that went are deleted
 //! after the routes moved off them.
+//!
+//! A tunnel packet no device takes (a stranger's, or the home agent's first ones to a new
+//! care-of address before the mobile router's device has it) makes the kernel answer with
+//! an ICMPv6 port unreachable, which a peer relays to the inner sender: the shared
+//! `crate::tunnel_errors` table drops those.
 
 use super::{seg6::reset_leftover_tunnel_source, Backend, Render, Tunnel};
 use crate::desired::{DesiredState, Plan, RouteAction, RouteSpec, TunnelRoute};
