@@ -69,7 +69,7 @@ pub enum DataPlane {
     Ip6tnl,
     /// A TUN device and a userspace encapsulation loop.
     Tun,
-    /// Probe the kernel at start: seg6, then bpf, then tun.
+    /// Probe the kernel at start: seg6, then ip6tnl, then bpf, then tun.
     Auto,
 }
 
