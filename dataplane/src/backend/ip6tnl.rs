@@ -203,15 +203,17 @@ async fn delete_link(nl: &Netlink, index: u32, name: &str) -> Result<()> {
     }
 }
 
-/// The message that makes (or changes, with the device's index) a device with `p`.
-fn device_message(name: &str, index: Option<u32>, hoa: Ipv6Addr, p: &Params) -> LinkMessage {
+/// The message that makes (or changes, with the device's index) a device with `p`. A
+/// change names no device (the kernel refuses a name on a device that is up, even its own,
+/// before Linux 6.4); the alias is set by [`finish_device`] (the kernel ignores one given
+/// at creation).
+fn device_message(name: &str, index: Option<u32>, p: &Params) -> LinkMessage {
     let mut b = LinkMessageBuilder::<LinkIp6Tnl>::new(name)
         .local(p.local)
         .remote(p.remote)
         .ttl(p.hop_limit)
         .mode(IpProtocol::from(0u8))
         .ipv6_flags(Ip6TunnelFlags::IgnEncapLimit)
-        .alias(format!("{ALIAS_MARKER}{hoa}"))
         .mtu(p.mtu);
     if p.link != 0 {
         b = b.dev(p.link);
@@ -219,7 +221,28 @@ fn device_message(name: &str, index: Option<u32>, hoa: Ipv6Addr, p: &Params) -> 
     if let Some(i) = index {
         b = b.index(i);
     }
-    b.build()
+    let mut msg = b.build();
+    if index.is_some() {
+        msg.attributes
+            .retain(|a| !matches!(a, LinkAttribute::IfName(_)));
+    }
+    msg
+}
+
+/// Our alias (`shisa HOA`), the MTU (the kernel recomputes it from the underlying route on
+/// a change) and up, on the device `index`.
+async fn finish_device(nl: &Netlink, index: u32, hoa: Ipv6Addr, mtu: u32) -> Result<()> {
+    let msg = rtnetlink::LinkUnspec::new_with_index(index)
+        .alias(format!("{ALIAS_MARKER}{hoa}"))
+        .mtu(mtu)
+        .up()
+        .build();
+    nl.handle()
+        .link()
+        .set(msg)
+        .execute()
+        .await
+        .map_err(nl_err(format!("set link {index} alias, mtu {mtu}, up")))
 }
 
 /// The lowest `nemoN` no interface has.
@@ -313,16 +336,14 @@ impl Ip6tnlTunnel {
         match self.devices.get(&hoa).cloned() {
             Some(d) if Netlink::ifindex(&d.name).ok() == Some(d.index) => {
                 // `ip -6 tunnel change`: the same device, so its routes stay.
-                let msg = device_message(&d.name, Some(d.index), hoa, &p);
+                let msg = device_message(&d.name, Some(d.index), &p);
                 nl.handle()
                     .link()
                     .change(msg)
                     .execute()
                     .await
                     .map_err(nl_err(format!("change ip6tnl device {}", d.name)))?;
-                // The kernel recomputes the MTU from the underlying route on a change; the
-                // same message sets ours after it, and this makes sure of it.
-                nl.set_up_with_mtu(d.index, p.mtu).await?;
+                finish_device(nl, d.index, hoa, p.mtu).await?;
                 tracing::info!(device = %d.name, %hoa, local = %p.local, remote = %p.remote, mtu = p.mtu, "ip6tnl device changed");
                 self.devices.insert(
                     hoa,
@@ -336,7 +357,7 @@ impl Ip6tnlTunnel {
             }
             _ => {
                 let name = free_name();
-                let msg = device_message(&name, None, hoa, &p);
+                let msg = device_message(&name, None, &p);
                 nl.handle()
                     .link()
                     .add(msg)
@@ -347,7 +368,7 @@ impl Ip6tnlTunnel {
                 // No link-local address (MLD, router solicitations into the tunnel), and
                 // forwarding from it where the kernel forwards per interface (MR).
                 crate::sysctl::tunnel_device(&name, self.mr)?;
-                nl.set_up_with_mtu(index, p.mtu).await?;
+                finish_device(nl, index, hoa, p.mtu).await?;
                 tracing::info!(device = %name, %hoa, local = %p.local, remote = %p.remote, mtu = p.mtu, "ip6tnl device added");
                 self.devices.insert(
                     hoa,
@@ -435,7 +456,7 @@ pub(crate) async fn works() -> std::result::Result<(), String> {
     let add = || async {
         nl.handle()
             .link()
-            .add(device_message(PROBE_NAME, None, Ipv6Addr::LOCALHOST, &p))
+            .add(device_message(PROBE_NAME, None, &p))
             .execute()
             .await
     };
@@ -478,8 +499,18 @@ mod tests {
             hop_limit: 42,
             mtu: 1460,
         };
-        let mut msg = device_message("nemo0", Some(7), hoa, &p);
+        let mut msg = device_message("nemo0", Some(7), &p);
+        assert!(
+            !msg.attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::IfName(_))),
+            "a change names no device"
+        );
+        // As the kernel reports it.
         msg.header.flags |= LinkFlags::Up;
+        msg.attributes.push(LinkAttribute::IfName("nemo0".into()));
+        msg.attributes
+            .push(LinkAttribute::IfAlias(format!("{ALIAS_MARKER}{hoa}")));
         let found = parse_link(&msg).unwrap();
         assert_eq!(found.hoa, Some(hoa));
         assert_eq!(found.device.index, 7);
