@@ -163,8 +163,14 @@ impl FromStr for Backend {
 }
 
 impl Backend {
-    /// Every backend, in the order `data-plane auto` tries them: kernel forwarding first
-    /// (seg6 needs no program of ours), the userspace relay last.
+    /// Every backend, in the order `data-plane auto` tries them: kernel forwarding first,
+    /// the userspace relay last. seg6 first: it needs no module loaded and no device per
+    /// binding (probing ip6tnl loads ip6_tunnel, which puts an `ip6tnl0` in every namespace
+    /// and makes the kernel answer stray tunnel packets). ip6tnl next, ahead of bpf: the
+    /// kernel's own tunnel with no program of ours, on kernels bpf refuses (before 6.3).
+    /// Measured in the stock-kernel VM (Debian 12, 6.1, TCG): seg6 and ip6tnl both pass
+    /// every namespace test and the lab, lose nothing across a restart, 1-3 of 300 pings
+    /// across a CoA change, and carry bulk TCP at the same rate within the emulation's noise.
     pub const ALL: [Backend; 4] = [Backend::Seg6, Backend::Ip6tnl, Backend::Bpf, Backend::Tun];
 
     pub fn name(self) -> &'static str {
