@@ -65,9 +65,11 @@ pub enum DataPlane {
     Seg6,
     /// BPF programs: `encap bpf xmit` routes and a tc ingress decapsulation.
     Bpf,
+    /// Linux's IPv6 tunnel devices (`ip -6 tunnel`), one per binding.
+    Ip6tnl,
     /// A TUN device and a userspace encapsulation loop.
     Tun,
-    /// Probe the kernel at start: seg6, then bpf, then tun.
+    /// Probe the kernel at start: seg6, then ip6tnl, then bpf, then tun.
     Auto,
 }
 
@@ -288,6 +290,7 @@ impl std::fmt::Display for DataPlane {
         f.write_str(match self {
             DataPlane::Seg6 => "seg6",
             DataPlane::Bpf => "bpf",
+            DataPlane::Ip6tnl => "ip6tnl",
             DataPlane::Tun => "tun",
             DataPlane::Auto => "auto",
         })

@@ -399,6 +399,7 @@ impl<'a> Parser<'a> {
                 &[
                     ("seg6", DataPlane::Seg6),
                     ("bpf", DataPlane::Bpf),
+                    ("ip6tnl", DataPlane::Ip6tnl),
                     ("tun", DataPlane::Tun),
                     ("auto", DataPlane::Auto),
                 ],

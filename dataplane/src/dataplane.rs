@@ -138,13 +138,16 @@ impl DataPlane {
         self.tunnel.bpf_stats()
     }
 
-    fn render(&self, plan: &Plan) -> DesiredState {
-        desired::render(
+    /// The kernel state of `plan` on this backend, once what its routes go through exists
+    /// (the ip6tnl devices).
+    async fn render(&mut self, plan: &Plan) -> Result<DesiredState> {
+        self.tunnel.provision(&self.nl, plan).await?;
+        Ok(desired::render(
             plan,
             self.tunnel.render(),
             self.links,
             self.role.tunnel().tunnel_mtu(),
-        )
+        ))
     }
 
     /// MR: `Some` = registered with this binding, `None` = at home / deregistered.
@@ -170,7 +173,8 @@ impl DataPlane {
         let Role::Mr(cfg) = &self.role else {
             unreachable!("checked above");
         };
-        let state = self.render(&desired::mr_plan(cfg, registration));
+        let plan = desired::mr_plan(cfg, registration);
+        let state = self.render(&plan).await?;
         let report = self.apply(state).await?;
         self.applied = Some(Applied::Mr(registration.cloned()));
         Ok(report)
@@ -182,7 +186,8 @@ impl DataPlane {
         let Role::Mr(cfg) = &self.role else {
             return Err(Error::WrongRole { role: "MR" });
         };
-        let state = self.render(&desired::mr_home_plan(cfg, self.links, ha));
+        let plan = desired::mr_home_plan(cfg, self.links, ha);
+        let state = self.render(&plan).await?;
         let report = self.apply(state).await?;
         self.applied = Some(Applied::MrHome);
         Ok(report)
@@ -208,7 +213,7 @@ impl DataPlane {
         self.peer_path_mtu
             .retain(|coa, _| bindings.iter().any(|b| b.coa == *coa));
         let plan = desired::ha_plan(cfg, self.links, bindings, at_home, &self.peer_path_mtu);
-        let state = self.render(&plan);
+        let state = self.render(&plan).await?;
         let report = self.apply(state).await?;
         self.applied = Some(Applied::Ha(bindings.to_vec(), at_home.to_vec()));
         Ok(report)
@@ -447,6 +452,7 @@ impl DataPlane {
         self.clamp = None;
         self.oversize = None;
         self.hop_limit = None;
+        self.tunnel.provision(&self.nl, &Plan::default()).await?;
         let report = self.apply(DesiredState::default()).await?;
         // After the routes: they may hold what the backend made (a bpf program).
         self.tunnel.teardown()?;
@@ -458,6 +464,7 @@ impl DataPlane {
     async fn apply(&mut self, state: DesiredState) -> Result<ApplyReport> {
         self.tunnel.prepare(&state)?;
         let report = reconcile::apply(&self.nl, &state.routes, &state.rules).await?;
+        self.tunnel.after_routes(&self.nl).await?;
         if self.clamp.as_ref() != Some(&state.clamp) {
             mss_clamp::apply(&self.role.tunnel().nft_table, state.clamp.as_ref())?;
             self.clamp = Some(state.clamp);

@@ -171,12 +171,27 @@ impl TunnelRoute {
     }
 }
 
+/// The tunnel of one binding (MR: its registration; HA: one Binding Cache entry), for the
+/// backends with a device per binding (ip6tnl). Identified by the home address, so that a
+/// new care-of address changes the endpoints of the same tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingTunnel {
+    pub hoa: Ipv6Addr,
+    /// The tunnel peer (MR: its HA; HA: the MR's care-of address).
+    pub peer: Ipv6Addr,
+    /// The tunnel MTU towards that peer.
+    pub mtu: u32,
+}
+
 /// The backend-neutral desired state: what the registrations (MR) or the bindings (HA)
 /// ask for. A backend's [`Render`] turns it into routes and rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Our tunnel endpoint (MR: the CoA; HA: its address) while a tunnel is wanted.
     pub local: Option<Ipv6Addr>,
+    /// One tunnel per binding, at most one per home address and one per peer (the first
+    /// binding keeps it); every tunnel route's peer has one.
+    pub tunnels: Vec<BindingTunnel>,
     /// Routes into the tunnel, one per key (the first registration that wants a key
     /// keeps it).
     pub tunnel_routes: Vec<TunnelRoute>,
@@ -213,6 +228,16 @@ impl Plan {
     fn push_peer(&mut self, peer: Ipv6Addr) {
         if !self.peers.contains(&peer) {
             self.peers.push(peer);
+        }
+    }
+
+    fn push_tunnel(&mut self, tunnel: BindingTunnel) {
+        if !self
+            .tunnels
+            .iter()
+            .any(|t| t.hoa == tunnel.hoa || t.peer == tunnel.peer)
+        {
+            self.tunnels.push(tunnel);
         }
     }
 }
@@ -321,6 +346,11 @@ pub fn mr_plan(cfg: &MrConfig, reg: Option<&MrRegistration>) -> Plan {
     }
     plan.local = Some(reg.coa);
     plan.push_peer(reg.ha);
+    plan.push_tunnel(BindingTunnel {
+        hoa: reg.hoa,
+        peer: reg.ha,
+        mtu,
+    });
     plan.inner_local.push(reg.hoa);
     plan.clamp = ClampSpec::new(
         mtu,
@@ -393,6 +423,11 @@ pub fn ha_plan(
             );
         }
         plan.push_peer(binding.coa);
+        plan.push_tunnel(BindingTunnel {
+            hoa: binding.hoa,
+            peer: binding.coa,
+            mtu,
+        });
         let g = groups.entry(mtu).or_default();
         g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
         g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
@@ -481,7 +516,7 @@ pub fn host6(addr: Ipv6Addr) -> Ipv6Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{BpfRender, Seg6Render, TunRender};
+    use crate::backend::{BpfRender, Ip6tnlRender, Seg6Render, TunRender};
     use crate::DECAP_IPV4_TABLE;
 
     fn mr_cfg() -> MrConfig {
@@ -674,8 +709,12 @@ mod tests {
     fn the_plan_is_the_same_for_every_backend() {
         let r = reg("2001:db8:200::5");
         let plan = mr_plan(&mr_cfg(), Some(&r));
-        let backends: [&dyn Render; 3] = [
+        let ip6tnl = Ip6tnlRender {
+            devices: HashMap::from([(r.ha, 11)]),
+        };
+        let backends: [&dyn Render; 4] = [
             &Seg6Render,
+            &ip6tnl,
             &BpfRender {
                 prog: BpfProg { fd: 5, tag: 1 },
             },
@@ -697,6 +736,66 @@ mod tests {
             assert_eq!(s.clamp, plan.clamp);
             assert_eq!(s.oversize.unwrap().groups, plan.oversize);
         }
+    }
+
+    #[test]
+    fn ip6tnl_routes_go_into_each_peers_device() {
+        let cfg = ha_cfg();
+        let near = binding("2001:db8:200::5");
+        let mut far = binding("2001:db8:201::5");
+        far.hoa = "2001:db8:280::cafe".parse().unwrap();
+        far.mnp4 = vec!["10.0.1.0/24".parse().unwrap()];
+        far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
+        let lowered = BTreeMap::from([(far.coa, 1400)]);
+        let bindings = [near.clone(), far.clone()];
+        let plan = ha_plan(&cfg, LINKS, &bindings, &[], &lowered);
+        assert_eq!(
+            plan.tunnels,
+            [
+                BindingTunnel {
+                    hoa: near.hoa,
+                    peer: near.coa,
+                    mtu: 1460
+                },
+                BindingTunnel {
+                    hoa: far.hoa,
+                    peer: far.coa,
+                    mtu: 1360
+                }
+            ]
+        );
+        let r = Ip6tnlRender {
+            devices: HashMap::from([(near.coa, 20), (far.coa, 21)]),
+        };
+        let s = render(&plan, &r, LINKS, 1460);
+        assert!(s.rules.is_empty() && s.tunsrc.is_none());
+        let route = |dst: &str| {
+            let dst: IpNet = dst.parse().unwrap();
+            let r = s.routes.iter().find(|r| r.dst == dst).unwrap();
+            (r.oif, r.mtu, r.mtu_lock, r.action)
+        };
+        // The device has the binding's MTU: the route the same, unlocked.
+        assert_eq!(
+            route("10.0.0.0/24"),
+            (20, Some(1460), false, RouteAction::Device)
+        );
+        assert_eq!(
+            route("2001:db8:282::/64"),
+            (21, Some(1360), false, RouteAction::Device)
+        );
+        assert!(!s.oversize.unwrap().steer, "the device has the tunnel MTU");
+        // The MR: one tunnel, to its HA, named by its home address.
+        let reg = reg("2001:db8:200::5");
+        let mr = mr_plan(&mr_cfg(), Some(&reg));
+        assert_eq!(
+            mr.tunnels,
+            [BindingTunnel {
+                hoa: reg.hoa,
+                peer: reg.ha,
+                mtu: 1460
+            }]
+        );
+        assert!(mr_plan(&mr_cfg(), None).tunnels.is_empty());
     }
 
     fn ha_cfg() -> HaConfig {

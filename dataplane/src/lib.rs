@@ -6,9 +6,10 @@
 //! full binding set) and [`DataPlane`] reconciles the kernel to it: everything it installs
 //! carries the route protocol [`ROUTE_PROTOCOL`], so a restarted daemon finds its own
 //! routes and rules, keeps what matches, replaces what changed and deletes what is stale.
-//! Three backends behind one contract (module `backend`): kernel `seg6` lightweight
-//! tunnels, BPF programs (`encap bpf xmit` routes and a tc ingress decapsulation), or a
-//! userspace TUN relay (see [`Backend`] and [`probe`]).
+//! Four backends behind one contract (module `backend`): kernel `seg6` lightweight
+//! tunnels, Linux's IPv6 tunnel devices (`ip6tnl`, one per binding), BPF programs (`encap
+//! bpf xmit` routes and a tc ingress decapsulation), or a userspace TUN relay (see
+//! [`Backend`] and [`probe`]).
 //!
 //! # Kernel state (all with `proto 168`)
 //!
@@ -30,7 +31,11 @@
 //! plain routes `dev nemo0` (MTU 1460) and no rules: the relay checks the outer source.
 //! The bpf backend installs them as `encap bpf xmit nemo_encap-TAG dev UPLINK` (IPv6 with
 //! `mtu lock`), no rules; its maps hold the peers (module `bpf`), and its decapsulation
-//! program sits at tc ingress of the uplink / home interface.
+//! program sits at tc ingress of the uplink / home interface. The ip6tnl backend makes one
+//! `ip -6 tunnel` device per binding (`nemoN`, mode any, `encaplimit none`, the configured
+//! hop limit, MTU = that binding's tunnel MTU, alias `shisa HOA`) and installs the same
+//! routes as plain routes into it; the kernel decapsulates what the device's remote sends
+//! to its local address and nothing else, so no rules.
 //! Every backend: nftables `table inet <nft_table>` clamping the TCP MSS of SYNs from or
 //! to the registered prefixes to tunnel MTU - 40 (IPv4) / - 60 (IPv6).
 //!

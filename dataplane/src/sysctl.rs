@@ -87,6 +87,18 @@ pub fn no_ipv6_link_local(ifname: &str) -> Result<()> {
     write(&conf(ifname, "addr_gen_mode"), "1")
 }
 
+/// A tunnel device of the ip6tnl backend, before it goes up: no IPv6 link-local address
+/// (nothing of its own into the tunnel), and on a mobile router that forwards per interface
+/// a router interface, as the mobile network side (what it decapsulates is forwarded).
+pub fn tunnel_device(ifname: &str, mobile_router: bool) -> Result<()> {
+    no_ipv6_link_local(ifname)?;
+    if mobile_router && per_interface_forwarding() {
+        write(&conf(ifname, "forwarding"), "1")?;
+        write(&conf(ifname, "force_forwarding"), "1")?;
+    }
+    Ok(())
+}
+
 /// The veth pair of the oversize path (seg6 backend): no DAD and no Router Advertisements
 /// on either end; the return end forwards and does no reverse-path filtering (what comes
 /// back has the source of a host elsewhere).

@@ -51,7 +51,9 @@ fn ping_df(ns: &Netns, size: &str, dst: &str) -> String {
 fn path_mtu_state(backend: Backend) -> Result<()> {
     match backend {
         Backend::Seg6 => oversize_path_life_cycle(),
-        Backend::Bpf | Backend::Tun => no_oversize_link_and_a_bounded_rate(backend),
+        Backend::Bpf | Backend::Ip6tnl | Backend::Tun => {
+            no_oversize_link_and_a_bounded_rate(backend)
+        }
     }
 }
 
@@ -112,7 +114,8 @@ fn no_oversize_link_and_a_bounded_rate(backend: Backend) -> Result<()> {
     let out = ping_df(&t.a, "1472", B4);
     assert!(out.contains("mtu = 1460"), "{out}");
     assert!(set_path_mtu(&t, 1400)?);
-    if backend == Backend::Tun {
+    if matches!(backend, Backend::Tun | Backend::Ip6tnl) {
+        // The TUN device, or the MR's one ip6tnl device, has the tunnel MTU.
         let link = t.mr.ip(&["link", "show", "nemo0"])?;
         assert!(link.contains("mtu 1360"), "{link}");
     }
@@ -170,6 +173,18 @@ fn ha_narrows_only_one_tunnel(backend: Backend) -> Result<()> {
         far4.contains("mtu 1360") && near4.contains("mtu 1460"),
         "{far4}{near4}"
     );
+    if backend == Backend::Ip6tnl {
+        // A device per binding: the per-peer MTU is the device's.
+        let links = t.ha.ip(&["-d", "-o", "link", "show", "type", "ip6tnl"])?;
+        let mtu_towards = |coa: &str| {
+            links
+                .lines()
+                .find(|l| l.contains(&format!("remote {coa} ")))
+                .map(|l| l.contains("mtu 1360"))
+        };
+        assert_eq!(mtu_towards(COA2), Some(true), "{links}");
+        assert_eq!(mtu_towards(COA1), Some(false), "{links}");
+    }
     let clamp = t.ha.run(&["nft", "list", "table", "inet", NFT_TABLE])?;
     assert!(
         clamp.contains("maxseg size set 1320") && clamp.contains("maxseg size set 1420"),
@@ -211,6 +226,6 @@ fn ha_narrows_only_one_tunnel(backend: Backend) -> Result<()> {
 }
 
 backend_tests! {
-    path_mtu_state: seg6_path_mtu_state, bpf_path_mtu_state, tun_path_mtu_state;
-    ha_narrows_only_one_tunnel: seg6_ha_narrows_only_one_tunnel, bpf_ha_narrows_only_one_tunnel, tun_ha_narrows_only_one_tunnel;
+    path_mtu_state: seg6_path_mtu_state, ip6tnl_path_mtu_state, bpf_path_mtu_state, tun_path_mtu_state;
+    ha_narrows_only_one_tunnel: seg6_ha_narrows_only_one_tunnel, ip6tnl_ha_narrows_only_one_tunnel, bpf_ha_narrows_only_one_tunnel, tun_ha_narrows_only_one_tunnel;
 }

@@ -44,6 +44,31 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
         );
     }
     match backend {
+        Backend::Ip6tnl => {
+            // One ip6tnl device per binding, named nemoN, marked with the home address,
+            // mode any, no encapsulation limit option, the configured hop limit, the
+            // tunnel MTU; no rules (the kernel decapsulates on the device).
+            for (ns, local, remote, dev) in [(&t.mr, COA1, HA, "up0"), (&t.ha, HA, COA1, "home0")] {
+                let l = ip6tnl_devices(ns)?;
+                ensure!(l.len() == 1, "one ip6tnl device per binding: {l:?}");
+                let l = &l[0];
+                for want in [
+                    ": nemo0@".to_string(),
+                    "mtu 1460".to_string(),
+                    format!("ip6tnl any remote {remote} local {local} dev {dev}"),
+                    "encaplimit none".to_string(),
+                    "hoplimit 64".to_string(),
+                    format!("alias shisa {HOA}"),
+                ] {
+                    ensure!(l.contains(&want), "ip6tnl device lacks {want:?}: {l}");
+                }
+                let rules = ns.ip(&["-6", "rule"])?;
+                ensure!(
+                    !rules.contains("proto 168"),
+                    "ip6tnl installs no rules: {rules}"
+                );
+            }
+        }
         Backend::Tun => {
             let link = t.mr.ip(&["link", "show", "nemo0"])?;
             ensure!(
@@ -121,6 +146,24 @@ fn routes_match_fig7(t: &Topology, backend: Backend) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Our ip6tnl devices in `ns` (`ip -d -o link`, alias `shisa HOA`), one line each.
+fn ip6tnl_devices(ns: &integration::Netns) -> Result<Vec<String>> {
+    Ok(ns
+        .ip(&["-d", "-o", "link", "show", "type", "ip6tnl"])?
+        .lines()
+        .filter(|l| l.contains("alias shisa "))
+        .map(str::to_string)
+        .collect())
+}
+
+/// `N: name` of our ip6tnl devices: the same after a change in place.
+fn ip6tnl_identities(ns: &integration::Netns) -> Result<Vec<String>> {
+    Ok(ip6tnl_devices(ns)?
+        .iter()
+        .map(|l| l.split('@').next().unwrap_or_default().to_string())
+        .collect())
 }
 
 /// The bpf backend's programs at ingress of `dev` (the MR's `up0` or the HA's `home0`):
@@ -248,6 +291,7 @@ fn coa_change_keeps_traffic(backend: Backend) -> Result<()> {
     let t = Topology::new()?;
     t.register(backend, COA1)?;
     ping(&t.a, &[B4])?;
+    let devices_before = (ip6tnl_identities(&t.mr)?, ip6tnl_identities(&t.ha)?);
     let lost = loss_during(&t, 300, || {
         // The MR moves: a new CoA appears and the old one is deprecated; the HA accepts
         // the new binding (BC_ADD), then the MR gets its BA (BUL_ADD).
@@ -282,6 +326,25 @@ fn coa_change_keeps_traffic(backend: Backend) -> Result<()> {
         ensure!(
             !state.contains(COA1),
             "stale state for the old CoA: {state}"
+        );
+    }
+    if backend == Backend::Ip6tnl {
+        // `ip -6 tunnel change`: the same devices with new endpoints, so the routes
+        // never left them.
+        let after = (ip6tnl_identities(&t.mr)?, ip6tnl_identities(&t.ha)?);
+        ensure!(
+            after == devices_before && after.0.len() == 1 && after.1.len() == 1,
+            "ip6tnl devices replaced instead of changed: {devices_before:?} -> {after:?}"
+        );
+        let mr = ip6tnl_devices(&t.mr)?;
+        ensure!(
+            mr[0].contains(&format!("remote {HA} local {COA2}")),
+            "{mr:?}"
+        );
+        let ha = ip6tnl_devices(&t.ha)?;
+        ensure!(
+            ha[0].contains(&format!("remote {COA2} local {HA}")),
+            "{ha:?}"
         );
     }
     t.mr.ip(&["-6", "addr", "del", &format!("{COA1}/64"), "dev", "up0"])?;
@@ -391,6 +454,8 @@ fn teardown_restores(backend: Backend) -> Result<()> {
                 .is_err(),
             "nft table left"
         );
+        let devices = ip6tnl_devices(ns)?;
+        ensure!(devices.is_empty(), "ip6tnl devices left: {devices:?}");
     }
     for dev in ["up0", "home0"] {
         let ingress = tc_ingress(&t, dev)?;
@@ -636,7 +701,8 @@ fn signaling_stays_native(backend: Backend) -> Result<()> {
 
 /// A restart with another backend converges too, between each kernel backend and the TUN
 /// relay, both ways: kernel routes become TUN routes (seg6's decapsulation rules go and the
-/// `lookup local` rule is back at pref 0; bpf's tc programs go), and back.
+/// `lookup local` rule is back at pref 0; bpf's tc programs go; ip6tnl's devices go), and
+/// back.
 #[test]
 fn seg6_restart_on_another_backend_converges() -> Result<()> {
     integration::backends::run_on(
@@ -654,6 +720,18 @@ fn bpf_restart_on_another_backend_converges() -> Result<()> {
     integration::backends::run_on(
         Backend::Bpf,
         concat!(module_path!(), "::bpf_restart_on_another_backend_converges"),
+        restart_on_another_backend_converges,
+    )
+}
+
+#[test]
+fn ip6tnl_restart_on_another_backend_converges() -> Result<()> {
+    integration::backends::run_on(
+        Backend::Ip6tnl,
+        concat!(
+            module_path!(),
+            "::ip6tnl_restart_on_another_backend_converges"
+        ),
         restart_on_another_backend_converges,
     )
 }
@@ -684,6 +762,8 @@ fn restart_on_another_backend_converges(kernel: Backend) -> Result<()> {
             !ingress.contains("nemo_decap"),
             "{kernel} decapsulation left on {dev}: {ingress}"
         );
+        let devices = ip6tnl_devices(ns)?;
+        ensure!(devices.is_empty(), "ip6tnl devices left: {devices:?}");
     }
     traffic(&t)?;
     // And back to the kernel backend: the TUN routes become kernel routes.
@@ -693,7 +773,13 @@ fn restart_on_another_backend_converges(kernel: Backend) -> Result<()> {
     t.register(kernel, COA1)?;
     for ns in [&t.mr, &t.ha] {
         let state = our_state(ns)?;
-        ensure!(!state.contains("nemo0"), "TUN routes left: {state}");
+        if kernel == Backend::Ip6tnl {
+            // Its devices are named nemoN too: nemo0 must be an ip6tnl device now.
+            let link = ns.ip(&["-d", "link", "show", "nemo0"])?;
+            ensure!(link.contains("ip6tnl"), "nemo0 is not ip6tnl: {link}");
+        } else {
+            ensure!(!state.contains("nemo0"), "TUN routes left: {state}");
+        }
         ensure!(
             state.contains(tunnel_marker(kernel)),
             "no {kernel} routes: {state}"
@@ -753,14 +839,14 @@ fn at_home(backend: Backend) -> Result<()> {
 }
 
 backend_tests! {
-    registered_traffic: seg6_routes_pings_and_bulk_tcp, bpf_routes_pings_and_bulk_tcp, tun_routes_pings_and_bulk_tcp;
-    rejects_unregistered_source: seg6_rejects_unregistered_source, bpf_rejects_unregistered_source, tun_rejects_unregistered_source;
-    coa_change_keeps_traffic: seg6_coa_change_keeps_traffic, bpf_coa_change_keeps_traffic, tun_coa_change_keeps_traffic;
-    restart_reconciles: seg6_restart_reconciles_without_duplicates, bpf_restart_reconciles_without_duplicates, tun_restart_reconciles_without_duplicates;
-    teardown_restores: seg6_teardown_restores_everything, bpf_teardown_restores_everything, tun_teardown_restores_everything;
-    wire_format_is_rfc2473: seg6_wire_format_is_rfc2473, bpf_wire_format_is_rfc2473, tun_wire_format_is_rfc2473;
-    ha_binding_set_changes: seg6_ha_binding_set_changes, bpf_ha_binding_set_changes, tun_ha_binding_set_changes;
-    signaling_stays_native: seg6_signaling_stays_native, bpf_signaling_stays_native, tun_signaling_stays_native;
-    at_home: seg6_at_home, bpf_at_home, tun_at_home;
-    outer_hop_limit_is_configured: seg6_outer_hop_limit_is_configured, bpf_outer_hop_limit_is_configured, tun_outer_hop_limit_is_configured;
+    registered_traffic: seg6_routes_pings_and_bulk_tcp, ip6tnl_routes_pings_and_bulk_tcp, bpf_routes_pings_and_bulk_tcp, tun_routes_pings_and_bulk_tcp;
+    rejects_unregistered_source: seg6_rejects_unregistered_source, ip6tnl_rejects_unregistered_source, bpf_rejects_unregistered_source, tun_rejects_unregistered_source;
+    coa_change_keeps_traffic: seg6_coa_change_keeps_traffic, ip6tnl_coa_change_keeps_traffic, bpf_coa_change_keeps_traffic, tun_coa_change_keeps_traffic;
+    restart_reconciles: seg6_restart_reconciles_without_duplicates, ip6tnl_restart_reconciles_without_duplicates, bpf_restart_reconciles_without_duplicates, tun_restart_reconciles_without_duplicates;
+    teardown_restores: seg6_teardown_restores_everything, ip6tnl_teardown_restores_everything, bpf_teardown_restores_everything, tun_teardown_restores_everything;
+    wire_format_is_rfc2473: seg6_wire_format_is_rfc2473, ip6tnl_wire_format_is_rfc2473, bpf_wire_format_is_rfc2473, tun_wire_format_is_rfc2473;
+    ha_binding_set_changes: seg6_ha_binding_set_changes, ip6tnl_ha_binding_set_changes, bpf_ha_binding_set_changes, tun_ha_binding_set_changes;
+    signaling_stays_native: seg6_signaling_stays_native, ip6tnl_signaling_stays_native, bpf_signaling_stays_native, tun_signaling_stays_native;
+    at_home: seg6_at_home, ip6tnl_at_home, bpf_at_home, tun_at_home;
+    outer_hop_limit_is_configured: seg6_outer_hop_limit_is_configured, ip6tnl_outer_hop_limit_is_configured, bpf_outer_hop_limit_is_configured, tun_outer_hop_limit_is_configured;
 }

@@ -64,7 +64,7 @@ pub fn auto() -> Option<Backend> {
 /// Forwarding in the kernel (no userspace relay): routes survive a daemon restart and
 /// traffic does not pause.
 pub fn in_kernel(backend: Backend) -> bool {
-    matches!(backend, Backend::Seg6 | Backend::Bpf)
+    matches!(backend, Backend::Seg6 | Backend::Ip6tnl | Backend::Bpf)
 }
 
 /// The kernel backends this kernel runs, in [`Backend::ALL`] order.
@@ -76,11 +76,13 @@ pub fn kernel_backends() -> Vec<Backend> {
 }
 
 /// What a tunnel route shows in `ip route` on `backend` (`encap seg6`, `encap bpf xmit
-/// nemo_encap`, `dev nemo0`), as opposed to a native route.
+/// nemo_encap`, `dev nemoN` of an ip6tnl device, `dev nemo0`), as opposed to a native
+/// route.
 pub fn tunnel_marker(backend: Backend) -> &'static str {
     match backend {
         Backend::Seg6 => "encap seg6",
         Backend::Bpf => "encap bpf xmit nemo_encap",
+        Backend::Ip6tnl => "dev nemo",
         Backend::Tun => "dev nemo0",
     }
 }
@@ -142,38 +144,33 @@ pub fn run_on(
 ///
 /// ```ignore
 /// backend_tests! {
-///     registered_traffic: seg6_routes_pings, bpf_routes_pings, tun_routes_pings;
+///     registered_traffic: seg6_routes_pings, ip6tnl_routes_pings, bpf_routes_pings, tun_routes_pings;
 /// }
 /// ```
 #[macro_export]
 macro_rules! backend_tests {
-    ($($scenario:path : $seg6:ident, $bpf:ident, $tun:ident;)*) => {
+    ($($scenario:path : $seg6:ident, $ip6tnl:ident, $bpf:ident, $tun:ident;)*) => {
         $(
-            #[test]
-            fn $seg6() -> ::anyhow::Result<()> {
-                $crate::backends::run_on(
-                    $crate::backends::Backend::Seg6,
-                    concat!(module_path!(), "::", stringify!($seg6)),
-                    $scenario,
-                )
-            }
-            #[test]
-            fn $bpf() -> ::anyhow::Result<()> {
-                $crate::backends::run_on(
-                    $crate::backends::Backend::Bpf,
-                    concat!(module_path!(), "::", stringify!($bpf)),
-                    $scenario,
-                )
-            }
-            #[test]
-            fn $tun() -> ::anyhow::Result<()> {
-                $crate::backends::run_on(
-                    $crate::backends::Backend::Tun,
-                    concat!(module_path!(), "::", stringify!($tun)),
-                    $scenario,
-                )
-            }
+            $crate::backend_test!($scenario, $seg6, Seg6);
+            $crate::backend_test!($scenario, $ip6tnl, Ip6tnl);
+            $crate::backend_test!($scenario, $bpf, Bpf);
+            $crate::backend_test!($scenario, $tun, Tun);
         )*
+    };
+}
+
+/// One test of [`backend_tests!`]: `scenario` on the backend `variant` as the test `name`.
+#[macro_export]
+macro_rules! backend_test {
+    ($scenario:path, $name:ident, $variant:ident) => {
+        #[test]
+        fn $name() -> ::anyhow::Result<()> {
+            $crate::backends::run_on(
+                $crate::backends::Backend::$variant,
+                concat!(module_path!(), "::", stringify!($name)),
+                $scenario,
+            )
+        }
     };
 }
 
@@ -222,6 +219,7 @@ mod tests {
             "default encap bpf xmit nemo_encap headroom 40 dev eth0 proto 168"
         ));
         assert!(is_tunnel_route("10.0.0.0/24 dev nemo0 proto 168"));
+        assert!(is_tunnel_route("10.0.0.0/24 dev nemo3 proto 168"));
         assert!(!is_tunnel_route(
             "10.0.0.0/24 via inet6 2001:db8::1 dev eth0"
         ));

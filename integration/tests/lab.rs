@@ -76,5 +76,5 @@ fn lab(backend: Backend) -> anyhow::Result<()> {
 }
 
 backend_tests! {
-    lab: seg6_paper_experiment, bpf_paper_experiment, tun_paper_experiment;
+    lab: seg6_paper_experiment, ip6tnl_paper_experiment, bpf_paper_experiment, tun_paper_experiment;
 }

@@ -341,5 +341,5 @@ fn pmtu(backend: Backend) -> Result<()> {
 }
 
 backend_tests! {
-    pmtu: seg6_pmtu, bpf_pmtu, tun_pmtu;
+    pmtu: seg6_pmtu, ip6tnl_pmtu, bpf_pmtu, tun_pmtu;
 }

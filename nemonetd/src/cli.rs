@@ -68,10 +68,10 @@ pub struct Args {
     /// SHISA's static tunnels (named by the static-tunnel table): refused, see below.
     ///
     /// SHISA's nemonetd -s gave each mobile router the tunnel interface named for its home
-    /// address in `static-tunnel { IFNAME HOA [BID]; };`. This data plane has no tunnel
-    /// interface per mobile router (seg6 and bpf encapsulate in the routes themselves, tun
-    /// uses one shared device `nemo0`), so there is nothing to name: nemonetd refuses -s
-    /// (exit status 2) rather than accept it and do nothing. Leave it out; static-tunnel
+    /// address in `static-tunnel { IFNAME HOA [BID]; };`. Only the ip6tnl backend has a
+    /// tunnel interface per mobile router, and it names them `nemoN` (seg6 and bpf
+    /// encapsulate in the routes themselves, tun uses one shared device `nemo0`), so nemonetd
+    /// refuses -s (exit status 2) rather than accept it and do nothing. Leave it out; static-tunnel
     /// statements in the file are accepted and logged as unused.
     #[arg(short = 's', long = "static-tunnel")]
     pub static_tunnel: bool,
@@ -128,9 +128,9 @@ impl Args {
         if self.static_tunnel {
             return Some(
                 "-s (--static-tunnel) is not supported: SHISA's nemonetd named each mobile \
-                 router's tunnel interface after the static-tunnel table, but this data plane \
-                 has no tunnel interface per mobile router (seg6 and bpf encapsulate in the \
-                 routes, tun shares one device nemo0), so there is nothing to name; run \
+                 router's tunnel interface after the static-tunnel table; here only the ip6tnl \
+                 backend has a device per mobile router and it names them nemoN (seg6 and bpf \
+                 encapsulate in the routes, tun shares one device nemo0); run \
                  nemonetd without -s (static-tunnel statements are accepted and unused)"
                     .into(),
             );

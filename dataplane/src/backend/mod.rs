@@ -9,21 +9,23 @@
 //! variant of [`Backend`] with its availability check, and one line in [`open`].
 
 mod bpf;
+mod ip6tnl;
 mod seg6;
 mod tun;
 
-use crate::desired::{RouteSpec, RuleSpec, TunnelRoute};
+use crate::desired::{DesiredState, Plan, RouteSpec, RuleSpec, TunnelRoute};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::netlink::Netlink;
 use crate::tun::{RelayStats, TunDevice};
 use crate::BpfStats;
+use futures::future::BoxFuture;
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 #[cfg(test)]
-pub(crate) use {bpf::BpfRender, seg6::Seg6Render, tun::TunRender};
+pub(crate) use {bpf::BpfRender, ip6tnl::Ip6tnlRender, seg6::Seg6Render, tun::TunRender};
 
 /// How a backend carries the backend-neutral plan in the kernel's routing: pure.
 pub(crate) trait Render {
@@ -79,9 +81,20 @@ pub(crate) struct Decap {
 pub(crate) trait Tunnel: Send {
     fn backend(&self) -> Backend;
     fn render(&self) -> &dyn Render;
+    /// Makes what the routes of `plan` will go through, before they are rendered (ip6tnl:
+    /// a device per binding, made or changed in place); what is no longer wanted stays
+    /// until [`Tunnel::after_routes`].
+    fn provision<'a>(&'a mut self, _nl: &'a Netlink, _plan: &'a Plan) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
     /// Brings the state beside the routes to `state` (the tunnel source, the relay's peers,
     /// the maps); runs before the routes change, so that a new route finds its peer.
-    fn prepare(&mut self, state: &crate::desired::DesiredState) -> Result<()>;
+    fn prepare(&mut self, state: &DesiredState) -> Result<()>;
+    /// Removes, once the routes changed, what the last plan no longer wants (ip6tnl: the
+    /// devices of bindings that went).
+    fn after_routes<'a>(&'a mut self, _nl: &'a Netlink) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
     /// A device whose MTU is the tunnel MTU (tun).
     fn device(&self) -> Option<(u32, &str)> {
         None
@@ -107,9 +120,14 @@ pub(crate) async fn open(
     if backend != Backend::Bpf {
         crate::bpf::sweep(&role.tunnel().bpf_root, egress.0);
     }
+    if backend != Backend::Ip6tnl {
+        // Before the TUN device, which may want the name of one of them.
+        ip6tnl::sweep(nl).await?;
+    }
     Ok(match backend {
         Backend::Seg6 => Box::new(seg6::Seg6Tunnel),
         Backend::Bpf => Box::new(bpf::BpfTunnel::open(role, egress)?),
+        Backend::Ip6tnl => Box::new(ip6tnl::Ip6tnlTunnel::open(role, nl, egress.0).await?),
         Backend::Tun => Box::new(tun::TunTunnel::open(role, nl).await?),
     })
 }
@@ -124,6 +142,10 @@ pub enum Backend {
     /// `encap bpf xmit` routes running our encapsulation program, and a tc ingress
     /// program on the uplink that decapsulates what registered peers send.
     Bpf,
+    /// Linux's IPv6 tunnel devices (`ip -6 tunnel`, mode any), one per binding, with
+    /// plain routes into them: encapsulation, decapsulation and the peer check in the
+    /// kernel.
+    Ip6tnl,
     /// A TUN device and a userspace relay on raw sockets.
     Tun,
 }
@@ -140,19 +162,28 @@ impl FromStr for Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.name() == s)
-            .ok_or_else(|| Error::Config(format!("unknown backend {s:?} (seg6, bpf or tun)")))
+            .ok_or_else(|| {
+                Error::Config(format!("unknown backend {s:?} (seg6, ip6tnl, bpf or tun)"))
+            })
     }
 }
 
 impl Backend {
-    /// Every backend, in the order `data-plane auto` tries them: kernel forwarding first
-    /// (seg6 needs no program of ours), the userspace relay last.
-    pub const ALL: [Backend; 3] = [Backend::Seg6, Backend::Bpf, Backend::Tun];
+    /// Every backend, in the order `data-plane auto` tries them: kernel forwarding first,
+    /// the userspace relay last. seg6 first: it needs no module loaded and no device per
+    /// binding (probing ip6tnl loads ip6_tunnel, which puts an `ip6tnl0` in every namespace
+    /// and makes the kernel answer stray tunnel packets). ip6tnl next, ahead of bpf: the
+    /// kernel's own tunnel with no program of ours, on kernels bpf refuses (before 6.3).
+    /// Measured in the stock-kernel VM (Debian 12, 6.1, TCG): seg6 and ip6tnl both pass
+    /// every namespace test and the lab, lose nothing across a restart, 1-3 of 300 pings
+    /// across a CoA change, and carry bulk TCP at the same rate within the emulation's noise.
+    pub const ALL: [Backend; 4] = [Backend::Seg6, Backend::Ip6tnl, Backend::Bpf, Backend::Tun];
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Seg6 => "seg6",
             Backend::Bpf => "bpf",
+            Backend::Ip6tnl => "ip6tnl",
             Backend::Tun => "tun",
         }
     }
@@ -170,13 +201,15 @@ impl Backend {
             Backend::Bpf => {
                 "CONFIG_LWTUNNEL_BPF, CONFIG_NET_CLS_BPF, CONFIG_BPF_SYSCALL and Linux 6.3 or later"
             }
+            Backend::Ip6tnl => "CONFIG_IPV6_TUNNEL",
             Backend::Tun => "CONFIG_TUN",
         }
     }
 
     /// Whether this kernel supports the backend (seg6: by installing and removing a
     /// scratch route of each kind; bpf: by loading the programs and installing a scratch
-    /// route that runs one; tun: by opening /dev/net/tun).
+    /// route that runs one; ip6tnl: by making and deleting a scratch device; tun: by
+    /// opening /dev/net/tun).
     pub async fn available(self) -> bool {
         self.unavailable_because().await.is_none()
     }
@@ -186,6 +219,7 @@ impl Backend {
         match self {
             Backend::Seg6 => seg6::works().await.err(),
             Backend::Bpf => crate::bpf::works().await.err(),
+            Backend::Ip6tnl => ip6tnl::works().await.err(),
             Backend::Tun => (!TunDevice::available()).then(|| "cannot open /dev/net/tun".into()),
         }
         .map(|why| format!("{why} (needs {})", self.requirement()))

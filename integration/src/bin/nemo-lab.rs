@@ -14,9 +14,9 @@ use std::sync::atomic::Ordering;
 #[derive(Parser)]
 #[command(name = "nemo-lab", version)]
 struct Args {
-    /// Data-plane backend of nemonetd on both ends: auto (the first of seg6, bpf, tun this
-    /// kernel runs), seg6 or bpf (kernel forwarding) or tun (userspace relay).
-    #[arg(long, default_value = "auto", value_parser = ["auto", "seg6", "bpf", "tun"])]
+    /// Data-plane backend of nemonetd on both ends: auto (the first of seg6, ip6tnl, bpf, tun
+    /// this kernel runs), seg6, ip6tnl or bpf (kernel forwarding) or tun (userspace relay).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "seg6", "ip6tnl", "bpf", "tun"])]
     backend: String,
     /// Keep the daemons' logs and configuration (their directory is printed).
     #[arg(long)]
