@@ -18,7 +18,7 @@ const CASES: &[(&str, &str)] = &[
     ("home-registration-lifetime 262141;", "t.conf:1:28: home-registration-lifetime 262141 out of range 1..=262140"),
     ("key-management 2;", "t.conf:1:16: key-management must be 0 or 1, found '2'"),
     ("auth-database /etc/auth;", "t.conf:1:15: expected a quoted file name after 'auth-database', found '/etc/auth'"),
-    ("data-plane ip6tnl;", "t.conf:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'"),
+    ("data-plane vxlan;", "t.conf:1:12: data-plane must be 'seg6' or 'bpf' or 'ip6tnl' or 'tun' or 'auto', found 'vxlan'"),
     ("tunnel-mtu 1279;", "t.conf:1:12: tunnel-mtu 1279 out of range 1280..=65495"),
     ("tunnel-mtu 65496;", "t.conf:1:12: tunnel-mtu 65496 out of range 1280..=65495"),
     ("tunnel-hop-limit 0;", "t.conf:1:18: tunnel-hop-limit 0 out of range 1..=255"),

@@ -62,13 +62,13 @@ fn missing_and_broken_config() {
         1,
         "nemonetd: /nonexistent/mrd.conf: No such file or directory (os error 2)\n",
     );
-    let s = Scratch::new("nemonetd", Some("data-plane ip6tnl;\n"));
+    let s = Scratch::new("nemonetd", Some("data-plane vxlan;\n"));
     let out = s.run(NEMONETD, true, &["-f", "-h", "eth0"]);
     assert_fails(
         &out,
         1,
         &format!(
-            "nemonetd: {}:1:12: data-plane must be 'seg6' or 'bpf' or 'tun' or 'auto', found 'ip6tnl'\n",
+            "nemonetd: {}:1:12: data-plane must be 'seg6' or 'bpf' or 'ip6tnl' or 'tun' or 'auto', found 'vxlan'\n",
             s.config_path()
         ),
     );
@@ -115,7 +115,7 @@ fn shisa_static_tunnel_and_multiple_coa_flags_are_refused() {
         (
             &["-f", "-h", "-s", "eth0"][..],
             "-s (--static-tunnel) is not supported",
-            "no tunnel interface per mobile router",
+            "only the ip6tnl backend has a device per mobile router",
         ),
         (
             &["-f", "-h", "--static-tunnel", "eth0"][..],
