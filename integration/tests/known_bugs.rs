@@ -32,7 +32,7 @@ fn home_address_reachable(backend: Backend) -> Result<()> {
 }
 
 #[test]
-#[ignore = "issue 14 (a): needs seg6 and fails while the bug lives; run by scripts/kernel-matrix"]
+#[ignore = "issue 14 (a), fixed: a regression check that needs seg6; run by scripts/kernel-matrix"]
 fn issue14_seg6_home_address_reachable() -> Result<()> {
     home_address_reachable(Backend::Seg6)
 }
@@ -87,7 +87,7 @@ fn no_unreachables_with_ip6_tunnel(backend: Backend) -> Result<()> {
 }
 
 #[test]
-#[ignore = "issue 14 (b): needs the ip6_tunnel module and fails while the bug lives; run by scripts/kernel-matrix"]
+#[ignore = "issue 14 (b): fixed: a regression check that needs the ip6_tunnel module; run by scripts/kernel-matrix"]
 fn issue14_tun_no_unreachables_with_ip6_tunnel() -> Result<()> {
     no_unreachables_with_ip6_tunnel(Backend::Tun)
 }
