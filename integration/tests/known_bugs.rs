@@ -1,8 +1,8 @@
-//! Issue 14's two known data-plane bugs, each as a test that fails while the bug reproduces,
-//! with a control on a backend that works. They need what these machines' kernels lack
-//! (seg6; the `ip6_tunnel` module), so they are `#[ignore]`d here and run inside the stock
-//! kernel VM by `scripts/kernel-matrix`, which prints "EXPECTED FAILURE (issue 14): ..."
-//! while a bug reproduces and "FIXED" once its test passes.
+//! Issue 14's two data-plane bugs (both fixed: the seg6 home address through the tunnel,
+//! no port unreachables from the tun backend with ip6_tunnel loaded), kept as regression
+//! checks with a control on a backend that works. They need what these machines' kernels
+//! lack (seg6; the `ip6_tunnel` module), so they are `#[ignore]`d here and run inside the
+//! stock kernel VM by `scripts/kernel-matrix`, which fails when one of them fails.
 //!
 //! They use the data-plane namespace topology of `dataplane/tests/common` (host A - MR -
 //! router R - HA - host B; the MR's home address on its `lo`).
