@@ -37,13 +37,13 @@ impl Drop for Netlink {
     }
 }
 
-fn nl_err(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
+pub(crate) fn nl_err(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
     let what = what.into();
     move |source| Error::Netlink { what, source }
 }
 
 /// The errno of a netlink NACK.
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
+pub(crate) fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {
         rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
         _ => None,
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn local_routes_survive_message_round_trip() {
-        round_trip(RouteSpec {
+        let spec = RouteSpec {
             table: MAIN_TABLE,
             dst: "2001:db8:280::beef/128".parse().unwrap(),
             src: None,
@@ -503,19 +503,9 @@ mod tests {
             mtu: None,
             mtu_lock: false,
             action: RouteAction::Local,
-        });
-        let msg = route_message(&RouteSpec {
-            table: MAIN_TABLE,
-            dst: "2001:db8:280::beef/128".parse().unwrap(),
-            src: None,
-            metric: METRIC_V6,
-            oif: 1,
-            prefsrc: None,
-            mtu: None,
-            mtu_lock: false,
-            action: RouteAction::Local,
-        });
-        assert_eq!(msg.header.kind, RouteType::Local);
+        };
+        assert_eq!(route_message(&spec).header.kind, RouteType::Local);
+        round_trip(spec);
     }
 
     #[test]

@@ -21,9 +21,9 @@
 
 use super::{seg6::reset_leftover_tunnel_source, Backend, Render, Tunnel};
 use crate::desired::{DesiredState, Plan, RouteAction, RouteSpec, TunnelRoute};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Role;
-use crate::netlink::Netlink;
+use crate::netlink::{errno, nl_err, Netlink};
 use futures::future::BoxFuture;
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
@@ -88,19 +88,6 @@ pub(crate) struct Ip6tnlTunnel {
     /// The home addresses of the last plan: the others' devices go after the routes.
     wanted: BTreeSet<Ipv6Addr>,
     render: Ip6tnlRender,
-}
-
-fn nl_err(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Netlink { what, source }
-}
-
-/// The errno of a netlink NACK.
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
-    match e {
-        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
-        _ => None,
-    }
 }
 
 /// Our device as the kernel reports it: (home address from the alias, device); `None` for
