@@ -73,7 +73,19 @@ fn oversize_path_life_cycle() -> Result<()> {
     );
     assert!(nft.contains("meta length > 1460"), "{nft}");
     let out = ping_df(&t.a, "1472", B4);
-    assert!(out.contains("mtu = 1460"), "{out}");
+    if !out.contains("mtu = 1460") {
+        let diag = |args: &[&str]| t.mr.run(args).unwrap_or_else(|e| e.to_string());
+        panic!(
+            "{out}\nDIAG nft:\n{}\nDIAG links:\n{}\nDIAG rules:\n{}\nDIAG t16880:\n{}{}\nDIAG nstat:\n{}\nDIAG routes:\n{}",
+            diag(&["nft", "list", "ruleset"]),
+            diag(&["ip", "-s", "-d", "link"]),
+            diag(&["ip", "rule"]),
+            diag(&["ip", "route", "show", "table", "16880"]),
+            diag(&["ip", "route", "get", "198.51.100.2", "from", "10.0.0.2", "iif", "eth1", "mark", "0xa8"]),
+            diag(&["nstat", "-az"]),
+            diag(&["ip", "route"]),
+        );
+    }
 
     // A narrower path at run time: routes, the oversize link, the rules and the clamp follow.
     assert!(set_path_mtu(&t, 1400)?);

@@ -35,6 +35,7 @@ use crate::netlink::{Netlink, LOCK_MTU};
 use crate::sysctl;
 use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use netlink_packet_route::link::LinkAttribute;
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteMetric, RouteProtocol,
 };
@@ -186,20 +187,34 @@ pub fn nft_table(clamp_table: &str) -> String {
     format!("{clamp_table}_pmtu")
 }
 
-/// The largest MTU of the node's interfaces other than loopback and our veth pair.
-pub fn largest_interface_mtu() -> u32 {
-    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
-        return 1500;
-    };
-    dir.filter_map(|e| e.ok())
-        .filter(|e| {
-            let n = e.file_name();
-            n != "lo" && n != LINK && n != RETURN_LINK
-        })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("mtu")).ok())
-        .filter_map(|s| s.trim().parse::<u32>().ok())
-        .max()
-        .unwrap_or(1500)
+/// The largest MTU of the node's interfaces other than loopback and our veth pair. Asked
+/// of netlink, not sysfs: /sys/class/net shows the namespace that mounted it, which is not
+/// this thread's after a setns(2) without a remount (in one such case an ip6_tunnel module's
+/// `ip6tnl0`, MTU 1452, made the marking rule's upper bound smaller than its lower one).
+pub async fn largest_interface_mtu(nl: &Netlink) -> Result<u32> {
+    let mut dump = nl.handle().link().get().execute();
+    let mut largest = 0;
+    while let Some(msg) = dump
+        .try_next()
+        .await
+        .map_err(crate::netlink::nl_err("link dump"))?
+    {
+        let mut name = None;
+        let mut mtu = None;
+        for a in &msg.attributes {
+            match a {
+                LinkAttribute::IfName(n) => name = Some(n.as_str()),
+                LinkAttribute::Mtu(m) => mtu = Some(*m),
+                _ => {}
+            }
+        }
+        if let (Some(name), Some(mtu)) = (name, mtu) {
+            if name != "lo" && name != LINK && name != RETURN_LINK {
+                largest = largest.max(mtu);
+            }
+        }
+    }
+    Ok(if largest == 0 { 1500 } else { largest })
 }
 
 /// Installs (or updates the MTU of) the oversize path, then the marking rules.
@@ -212,7 +227,7 @@ pub async fn install(nl: &Netlink, spec: &OversizeSpec, nft_table: &str) -> Resu
     }
     crate::mss_clamp::run_nft(&format!(
         "table inet {nft_table}\ndelete table inet {nft_table}\n{}",
-        spec.ruleset(nft_table, largest_interface_mtu())
+        spec.ruleset(nft_table, largest_interface_mtu(nl).await?)
     ))
 }
 
@@ -541,5 +556,32 @@ mod tests {
                 .narrower_routes()
                 .is_empty()
         );
+    }
+
+    /// The interfaces of the thread's own namespace count, whatever /sys shows: a thread
+    /// that entered a namespace by setns(2) sees the host's sysfs. Needs root.
+    #[test]
+    fn largest_interface_mtu_is_that_of_the_threads_namespace() {
+        let ns = integration::Netns::new("dpmtu").expect("namespace (root needed)");
+        ns.ip(&[
+            "link", "add", "big0", "mtu", "9000", "type", "veth", "peer", "name", "big1",
+        ])
+        .unwrap();
+        let path = format!("/run/netns/{}", ns.name());
+        let largest = std::thread::spawn(move || {
+            let f = std::fs::File::open(path).unwrap();
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let nl = Netlink::connect().unwrap();
+                largest_interface_mtu(&nl).await.unwrap()
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(largest, 9000);
     }
 }
