@@ -11,11 +11,13 @@
 //!   reach the peer: [`ParamProblemFilter`] drops exactly those errors in the output hook.
 //! - [`icmp`]: a raw ICMPv6 receiver for Router Advertisements, DHAAD and Mobile Prefix
 //!   messages, and anycast membership (the Home-Agents anycast address).
+//! - [`link`]: an interface's link layer (type, MAC) in the daemon's own namespace.
 //! - [`nd`]: the unsolicited Neighbor Advertisements for a home address that go with a
 //!   binding's start (HA) and the return home (MR).
 
 mod filter;
 pub mod icmp;
+pub mod link;
 pub mod nd;
 mod socket;
 

@@ -91,25 +91,11 @@ impl NaSender {
     }
 }
 
-/// The interface's MAC from sysfs (`/sys/class/net/<ifname>/address`).
+/// The interface's MAC (in the daemon's own namespace: see [`crate::link`]).
 fn read_mac(ifname: &str) -> std::io::Result<[u8; 6]> {
-    if ifname.is_empty() || ifname.contains(['/', '\0']) || ifname == "." || ifname == ".." {
-        return Err(std::io::Error::other(format!(
-            "bad interface name {ifname:?}"
-        )));
-    }
-    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
-    parse_mac(text.trim())
-        .ok_or_else(|| std::io::Error::other(format!("{ifname} has no Ethernet address: {text}")))
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in mac.iter_mut() {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
+    crate::link::link_layer(ifname)?
+        .mac()
+        .ok_or_else(|| std::io::Error::other(format!("{ifname} has no Ethernet address")))
 }
 
 #[cfg(test)]
@@ -117,14 +103,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mac_text() {
-        assert_eq!(
-            parse_mac("aa:bb:cc:00:01:ff"),
-            Some([0xaa, 0xbb, 0xcc, 0, 1, 0xff])
-        );
-        assert_eq!(parse_mac("aa:bb:cc:00:01"), None);
-        assert_eq!(parse_mac("aa:bb:cc:00:01:ff:00"), None);
-        assert_eq!(parse_mac(""), None);
+    fn bad_interface_names_have_no_mac() {
         assert!(read_mac("../x").is_err());
+        assert!(read_mac("").is_err());
     }
 }

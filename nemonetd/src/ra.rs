@@ -66,13 +66,7 @@ fn prefixes_on(ifname: &str) -> Vec<Ipv6Net> {
 }
 
 fn lladdr_of(ifname: &str) -> Option<[u8; 6]> {
-    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address")).ok()?;
-    let bytes: Vec<u8> = text
-        .trim()
-        .split(':')
-        .filter_map(|h| u8::from_str_radix(h, 16).ok())
-        .collect();
-    bytes.try_into().ok()
+    mhsock::link::link_layer(ifname).ok()?.mac()
 }
 
 fn set_opt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {

@@ -481,34 +481,7 @@ fn netns_id() -> Result<String> {
 
 fn is_ethernet(ifname: &str) -> bool {
     // ARPHRD_ETHER; veth, bridges and NICs. L3 devices (tun, ppp, wireguard) have none.
-    // Asked of the thread's namespace (SIOCGIFHWADDR), not of /sys/class/net, which shows
-    // the namespace that mounted sysfs.
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    use std::os::fd::AsRawFd;
-    let Ok(sock) = socket(
-        AddressFamily::Inet6,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    ) else {
-        return true;
-    };
-    // SAFETY: ifreq is plain data; the name is NUL-terminated within IFNAMSIZ, and the
-    // kernel writes only into the ifreq it is given.
-    unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req
-            .ifr_name
-            .iter_mut()
-            .zip(ifname.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) != 0 {
-            return true;
-        }
-        req.ifr_ifru.ifru_hwaddr.sa_family == libc::ARPHRD_ETHER
-    }
+    mhsock::link::link_layer(ifname).map_or(true, |l| l.is_ethernet())
 }
 
 /// Whether this kernel runs the bpf backend: the programs load (the verifier accepts them
@@ -672,26 +645,5 @@ mod tests {
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["nemo_encap", "nemo_decap_eth", "nemo_decap_l3"]);
-    }
-
-    /// The link type comes from the thread's own namespace, not from the host's sysfs.
-    /// Needs root.
-    #[test]
-    fn link_type_is_that_of_the_threads_namespace() {
-        let ns = integration::Netns::new("dpeth").expect("namespace (root needed)");
-        ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
-            .unwrap();
-        ns.ip(&["tuntap", "add", "dev", "l3tun", "mode", "tun"])
-            .unwrap();
-        let path = format!("/run/netns/{}", ns.name());
-        let (veth, tun) = std::thread::spawn(move || {
-            let f = std::fs::File::open(path).unwrap();
-            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            (is_ethernet("v0"), is_ethernet("l3tun"))
-        })
-        .join()
-        .unwrap();
-        assert!(veth, "a veth is Ethernet");
-        assert!(!tun, "a TUN device has no link layer");
     }
 }
