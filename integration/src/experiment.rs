@@ -751,7 +751,7 @@ fn restart_under_ping(
 /// Echo requests lost between the first and the last answered one (sequence numbers
 /// missing from the replies), and the number answered: the request in flight when ping
 /// stops is not a loss.
-fn sequence_gaps(lines: &[String]) -> (u64, u64) {
+pub fn sequence_gaps(lines: &[String]) -> (u64, u64) {
     let mut seqs: Vec<u64> = lines
         .iter()
         .filter(|l| l.contains("bytes from"))
@@ -1003,7 +1003,7 @@ fn wire_check(
 }
 
 /// `[1700000000.123456] 64 bytes from ...: icmp_seq=12 ttl=...` -> (time, seq).
-fn parse_reply(line: &str) -> Option<(f64, u64)> {
+pub fn parse_reply(line: &str) -> Option<(f64, u64)> {
     let ts = line.strip_prefix('[')?.split(']').next()?.parse().ok()?;
     let seq = line
         .split("icmp_seq=")
