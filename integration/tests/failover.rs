@@ -59,6 +59,21 @@ fn home_agent_dies(lab: &mut Lab) {
     lab.switch.ns.ip(&["link", "set", "s-ha", "down"]).unwrap();
 }
 
+/// The shipped sample is valid BIRD 2 (`bird -p` parses a configuration and exits).
+#[test]
+fn shipped_bird_conf_parses() {
+    let out = std::process::Command::new("bird")
+        .args(["-p", "-c"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../etc/bird.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn bgp_routes_are_withdrawn_when_the_home_agent_dies() {
     let mut lab = registered(Options::new("auto"));
