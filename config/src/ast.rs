@@ -45,6 +45,7 @@ pub enum Setting {
     Priority(u16),
     TunnelMtu(u32),
     TunnelHopLimit(u8),
+    AnnounceTable(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,6 +140,9 @@ pub struct Settings {
     pub tunnel_mtu: Option<u32>,
     /// nemonetd: the hop limit of the tunnel's outer header (RFC 2473 section 6.3).
     pub tunnel_hop_limit: Option<u8>,
+    /// nemonetd on a home agent: the kernel routing table where it puts a plain route for
+    /// each mobile network prefix it serves, for a routing daemon to redistribute.
+    pub announce_table: Option<u32>,
 }
 
 /// What one level (the file or one `interface` block) contains.
@@ -197,7 +200,8 @@ impl Settings {
             role,
             priority,
             tunnel_mtu,
-            tunnel_hop_limit
+            tunnel_hop_limit,
+            announce_table
         )
     }
 

@@ -56,6 +56,7 @@ pub const KEYWORDS: &[&str] = &[
     "priority",
     "tunnel-mtu",
     "tunnel-hop-limit",
+    "announce-table",
 ];
 
 pub struct Parser<'a> {
@@ -439,6 +440,8 @@ impl<'a> Parser<'a> {
                 MAX_TUNNEL_MTU.into(),
             )? as u32),
             "tunnel-hop-limit" => Setting::TunnelHopLimit(self.number(keyword, 1, 255)? as u8),
+            // 253-255 are the kernel's default, main and local tables.
+            "announce-table" => Setting::AnnounceTable(self.number(keyword, 1, 252)? as u32),
             _ => return Err(self.err(pos, unknown_keyword(word))),
         };
         self.expect_semi(&format!("{keyword} value"))?;

@@ -99,6 +99,9 @@ impl Settings {
         if let Some(v) = self.tunnel_hop_limit {
             push(format!("tunnel-hop-limit {v};"));
         }
+        if let Some(v) = self.announce_table {
+            push(format!("announce-table {v};"));
+        }
         out
     }
 }

@@ -407,5 +407,6 @@ fn apply(setting: Setting, s: &mut Settings, written: &mut Written) {
         Setting::Priority(p) => s.priority = Some(p),
         Setting::TunnelMtu(m) => s.tunnel_mtu = Some(m),
         Setting::TunnelHopLimit(h) => s.tunnel_hop_limit = Some(h),
+        Setting::AnnounceTable(t) => s.announce_table = Some(t),
     }
 }

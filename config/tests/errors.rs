@@ -23,6 +23,7 @@ const CASES: &[(&str, &str)] = &[
     ("tunnel-mtu 65496;", "t.conf:1:12: tunnel-mtu 65496 out of range 1280..=65495"),
     ("tunnel-hop-limit 0;", "t.conf:1:18: tunnel-hop-limit 0 out of range 1..=255"),
     ("tunnel-hop-limit 256;", "t.conf:1:18: tunnel-hop-limit 256 out of range 1..=255"),
+    ("announce-table 254;", "t.conf:1:16: announce-table 254 out of range 1..=252"),
     ("tunnel-mtu 1460 1500;", "t.conf:1:17: expected ';' after tunnel-mtu value, found '1500'"),
     ("};", "t.conf:1:1: unexpected '}': no block is open"),
     ("{", "t.conf:1:1: expected a statement, found '{'"),

@@ -106,6 +106,7 @@ ipv4-mnp-address 10.0.0.1;
 max-binding-lifetime 3600;
 tunnel-mtu 1400;
 tunnel-hop-limit 100;
+announce-table 168;
 prefixtable {
     2001:240:1:280::beef 2001:240:1:281::/64 implicit;
 };
@@ -172,6 +173,11 @@ fn every_keyword() {
         "interface overrides global"
     );
     assert_eq!(cfg.settings_for("eth2").tunnel_hop_limit_or_default(), 100);
+    assert_eq!(
+        cfg.settings_for("eth0").announce_table,
+        Some(168),
+        "inherited"
+    );
     assert_eq!(e0.role, Some(InterfaceRole::Egress));
     assert_eq!(e0.priority, Some(10));
     assert_eq!(
@@ -206,6 +212,7 @@ fn defaults_when_unset() {
     assert_eq!(s.tunnel_mtu, None);
     assert_eq!(s.tunnel_mtu_or_default(), shisa_config::DEFAULT_TUNNEL_MTU);
     assert_eq!(s.tunnel_hop_limit_or_default(), 64);
+    assert_eq!(s.announce_table, None, "no announcements unless asked for");
 }
 
 #[test]

@@ -21,6 +21,13 @@ pub const LOCAL_TABLE: u32 = 255;
 pub const METRIC_V4: u32 = 0;
 /// Metric of our IPv6 routes (the kernel's default for IPv6, `IP6_RT_PRIO_USER`).
 pub const METRIC_V6: u32 = 1024;
+/// Metric of an announcement (`announce-table`) for a mobile router with a binding here
+/// (routed into the tunnel): a routing daemon can turn it into BGP's MED, so that the home
+/// agent that holds the binding wins over one that assumes the router is at home.
+pub const ANNOUNCE_METRIC_BOUND: u32 = 100;
+/// Metric of an announcement for a mobile router at home (routed to its home address on
+/// the home link, which is also the announcement's next hop).
+pub const ANNOUNCE_METRIC_HOME: u32 = 200;
 /// IP protocol numbers of the encapsulated payloads.
 pub const IPPROTO_IPIP: u8 = 4;
 pub const IPPROTO_IPV6: u8 = 41;
@@ -428,6 +435,15 @@ pub fn ha_plan(
             peer: binding.coa,
             mtu,
         });
+        if let Some(table) = cfg.announce_table {
+            plan.link_routes.extend(announcements(
+                table,
+                links.egress,
+                &binding.mnp4,
+                &binding.mnp6,
+                None,
+            ));
+        }
         let g = groups.entry(mtu).or_default();
         g.0.extend(binding.mnp4.iter().map(|p| p.trunc()));
         g.1.extend(binding.mnp6.iter().map(|p| p.trunc()));
@@ -469,6 +485,15 @@ pub fn ha_plan(
                 action: RouteAction::Via { gateway: home.hoa },
             });
         }
+        if let Some(table) = cfg.announce_table {
+            plan.link_routes.extend(announcements(
+                table,
+                links.egress,
+                &home.mnp4,
+                &home.mnp6,
+                Some(home.hoa),
+            ));
+        }
     }
     plan.clamp = ClampSpec::grouped(
         groups
@@ -494,6 +519,41 @@ pub fn ha_plan(
             .collect();
     }
     plan
+}
+
+/// The announcements (`announce-table`) of one mobile router's prefixes: routes in `table`
+/// that nothing forwards with (no rule looks the table up) and that carry no
+/// encapsulation, so a routing daemon learns them (BIRD: `protocol kernel { kernel table N;
+/// learn; }`). A binding's prefixes are on the home link (`dev`, no gateway: a routing
+/// daemon announces them with its own address as next hop); a router at home's prefixes
+/// are `via` its home address (a third-party next hop on the home link) with a higher
+/// metric.
+fn announcements(
+    table: u32,
+    oif: u32,
+    mnp4: &[Ipv4Net],
+    mnp6: &[Ipv6Net],
+    at_home: Option<Ipv6Addr>,
+) -> Vec<RouteSpec> {
+    let (metric, action) = match at_home {
+        None => (ANNOUNCE_METRIC_BOUND, RouteAction::Device),
+        Some(hoa) => (ANNOUNCE_METRIC_HOME, RouteAction::Via { gateway: hoa }),
+    };
+    mnp4.iter()
+        .map(|p| IpNet::V4(p.trunc()))
+        .chain(mnp6.iter().map(|p| IpNet::V6(p.trunc())))
+        .map(|dst| RouteSpec {
+            table,
+            dst,
+            src: None,
+            metric,
+            oif,
+            prefsrc: None,
+            mtu: None,
+            mtu_lock: false,
+            action,
+        })
+        .collect()
 }
 
 /// The tunnel MTU towards `coa`: its lowered path MTU if one was learnt (never above the
@@ -803,6 +863,7 @@ mod tests {
             ha_addr: "2001:db8:280::1".parse().unwrap(),
             home_if: "home0".into(),
             tunnel: TunnelSettings::default(),
+            announce_table: None,
         }
     }
 
@@ -967,6 +1028,73 @@ mod tests {
             key(&t, "10.0.1.0/24"),
             "replaced in place"
         );
+    }
+
+    #[test]
+    fn served_prefixes_are_announced_in_their_own_table_without_encapsulation() {
+        let mut cfg = ha_cfg();
+        let away = binding("2001:db8:200::5");
+        let home = HomeRouter {
+            hoa: "2001:db8:280::cafe".parse().unwrap(),
+            mnp4: vec!["10.0.1.0/24".parse().unwrap()],
+            mnp6: vec!["2001:db8:282::/64".parse().unwrap()],
+        };
+        let both = |cfg: &HaConfig, r: &dyn Render| {
+            ha_state(
+                cfg,
+                r,
+                std::slice::from_ref(&away),
+                std::slice::from_ref(&home),
+                &BTreeMap::new(),
+            )
+        };
+        let bpf = BpfRender {
+            prog: BpfProg { fd: 5, tag: 1 },
+        };
+        let ip6tnl = Ip6tnlRender {
+            devices: HashMap::from([(away.coa, 11)]),
+        };
+        // Off unless configured.
+        assert!(both(&cfg, &bpf)
+            .routes
+            .iter()
+            .all(|r| r.table == MAIN_TABLE || r.table > LOCAL_TABLE));
+        cfg.announce_table = Some(168);
+        for r in [
+            &Seg6Render as &dyn Render,
+            &bpf,
+            &TunRender { device: 9 },
+            &ip6tnl,
+        ] {
+            let s = both(&cfg, r);
+            let mut announced: Vec<(String, u32, RouteAction, u32)> = s
+                .routes
+                .iter()
+                .filter(|r| r.table == 168)
+                .map(|r| (r.dst.to_string(), r.metric, r.action, r.oif))
+                .collect();
+            announced.sort_by(|a, b| a.0.cmp(&b.0));
+            let via = RouteAction::Via { gateway: home.hoa };
+            assert_eq!(
+                announced,
+                vec![
+                    (
+                        "10.0.0.0/24".into(),
+                        ANNOUNCE_METRIC_BOUND,
+                        RouteAction::Device,
+                        7
+                    ),
+                    ("10.0.1.0/24".into(), ANNOUNCE_METRIC_HOME, via, 7),
+                    (
+                        "2001:db8:281::/64".into(),
+                        ANNOUNCE_METRIC_BOUND,
+                        RouteAction::Device,
+                        7
+                    ),
+                    ("2001:db8:282::/64".into(), ANNOUNCE_METRIC_HOME, via, 7),
+                ]
+            );
+        }
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub struct HaConfig {
     /// Interface on the home link (where the HA address lives).
     pub home_if: String,
     pub tunnel: TunnelSettings,
+    /// `announce-table N`: a plain route per mobile network prefix served, in table N, for
+    /// a routing daemon (the tunnel routes carry encapsulation a routing daemon cannot
+    /// read: BIRD ignores any route with an lwtunnel encapsulation other than MPLS).
+    pub announce_table: Option<u32>,
 }
 
 /// One Binding Cache entry with its accepted prefixes (BC_ADD).

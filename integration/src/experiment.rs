@@ -56,6 +56,12 @@ pub struct Report {
     pub ha_tables: String,
     pub registration: Option<Duration>,
     pub handover: Option<Handover>,
+    /// The router's routes to the MNPs while the MR is registered away (BGP-learned).
+    pub router_routes: String,
+    /// From the registration (BUL_ADD) to the router's BGP routes via the HA.
+    pub bgp_follow: Option<Duration>,
+    /// From the deregistration (BC_REMOVE) to the router's routes no longer via the HA.
+    pub bgp_withdraw: Option<Duration>,
 }
 
 impl Report {
@@ -211,12 +217,35 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
             v["command"].as_str().is_some_and(|c| c.contains("home"))
         })
         .context("babymdd did not find the MR at home")?;
+    lab.rt_bird
+        .wait_established("ha1", WAIT)
+        .context("no BGP session between the router and the HA")?;
+    // At home the HA announces the MNPs with the home address as next hop.
+    let ok = lab.wait_router_routes(Some(HOA), WAIT);
+    check(
+        &mut report,
+        out,
+        "the router learns both MNPs by BGP from the HA (MR at home: next hop its home address; IPv4 with an IPv6 next hop, RFC 8950)",
+        ok.is_ok(),
+        format!("{ok:?}\n{}", lab.router_mnp_routes().unwrap_or_default()),
+    );
     writeln!(
         out,
         "MR is on its home link (babymdd: DEREGHOME); the home link's RAs carry the home prefix with SLAAC {}",
         if lab::HOME_SLAAC { "on" } else { "off (A=0): no address but the home address mrd places" }
     )?;
-    home_checks(lab, &mut report, out, "at home, before any registration")?;
+    if lab.options.dhaad {
+        // Without home-agent-address the MR learns its home agent by DHAAD, which it runs
+        // from a care-of address: before its first registration it knows none to send
+        // its own IPv4 to at home.
+        writeln!(
+            out,
+            "(DHAAD: no home agent known before the first registration; the IPv4 checks at home come after it)"
+        )?;
+        home_checks_v6(lab, &mut report, out, "at home, before any registration")?;
+    } else {
+        home_checks(lab, &mut report, out, "at home, before any registration")?;
+    }
     let svc = Services::start(&lab.a, &lab.dir, 10 * 1024 * 1024)?;
     interrupted()?;
 
@@ -242,6 +271,15 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
     lab.ha_bus
         .wait_for("BC_ADD", WAIT, |v| coa_in(v, FOREIGN1.1))?;
     wait_for_tunnel_routes(lab)?;
+    if lab.options.dhaad {
+        check(
+            &mut report,
+            out,
+            "no home-agent-address: DHAAD found the home agent and the MR registered with it",
+            bul["ha"] == HA6 && lab.log("mrd-mr").contains("DHAAD reply from"),
+            format!("{bul}\n{}", lab.log("mrd-mr")),
+        );
+    }
     let hoa_pings = HoaPings::spawn(lab, registered)?;
     let reg = Duration::from_secs_f64((unix(SystemTime::now()) - unix(t0)).max(0.0));
     report.registration = Some(reg);
@@ -254,6 +292,26 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         bul["mnp4"],
         reg.as_secs_f64() * 1000.0
     )?;
+    let follow = lab
+        .wait_router_routes(Some(HA6), WAIT)
+        .map(|_| registered.elapsed());
+    check(
+        &mut report,
+        out,
+        &format!(
+            "the router's BGP routes to both MNPs follow the binding: via the HA{}",
+            follow
+                .as_ref()
+                .map(|d| format!(
+                    " ({:.0} ms after the registration)",
+                    d.as_secs_f64() * 1000.0
+                ))
+                .unwrap_or_default()
+        ),
+        follow.is_ok(),
+        format!("{follow:?}"),
+    );
+    report.bgp_follow = follow.ok();
     hoa_pings.finish(&mut report, out, "right after the move to foreign link 1")?;
     interrupted()?;
 
@@ -359,6 +417,29 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
 
     report.mr_tables = Lab::routing_tables(&lab.mr)?;
     report.ha_tables = Lab::routing_tables(&lab.ha)?;
+    report.router_routes = Lab::routing_tables(&lab.rt)?;
+    writeln!(
+        out,
+        "routing table of the router (the MNP routes learned by BGP from the HA: proto bird):\n{}",
+        indent(&report.router_routes)
+    )?;
+    writeln!(
+        out,
+        "the HA's announcements (table {}, read by BIRD's kernel protocol):\n{}",
+        lab::ANNOUNCE_TABLE,
+        indent(
+            &(lab
+                .ha
+                .ip(&["route", "show", "table", &lab::ANNOUNCE_TABLE.to_string()])?
+                + &lab.ha.ip(&[
+                    "-6",
+                    "route",
+                    "show",
+                    "table",
+                    &lab::ANNOUNCE_TABLE.to_string()
+                ])?)
+        )
+    )?;
     writeln!(
         out,
         "routing table of the MR (cf. the paper's Fig. 7):\n{}",
@@ -418,6 +499,29 @@ pub fn run(lab: &mut Lab, out: &mut dyn Write) -> Result<Report> {
         removed["reason"] == "deregistered",
         removed.to_string(),
     );
+    // The binding's announcement (next hop the HA) is withdrawn; the at-home one (next hop
+    // the home address) takes its place.
+    let withdrawn = lab.wait_router_routes(Some(HOA), WAIT).map(|_| {
+        Duration::from_secs_f64(
+            (unix(SystemTime::now()) - bus_time(&removed).unwrap_or(0.0)).max(0.0),
+        )
+    });
+    let after = lab.router_mnp_routes().unwrap_or_default();
+    check(
+        &mut report,
+        out,
+        &format!(
+            "after the deregistration the router's BGP routes via the HA are withdrawn{}: the MNPs go to the home address",
+            withdrawn
+                .as_ref()
+                .map(|d| format!(" ({:.0} ms after BC_REMOVE)", d.as_secs_f64() * 1000.0))
+                .unwrap_or_default()
+        ),
+        withdrawn.is_ok() && !after.contains(&format!("via inet6 {HA6} ")),
+        format!("{withdrawn:?}\n{after}"),
+    );
+    writeln!(out, "the router's MNP routes at home:\n{}", indent(&after))?;
+    report.bgp_withdraw = withdrawn.ok();
     hoa_pings.finish(&mut report, out, "right after the return home")?;
     home_checks(lab, &mut report, out, "back at home")?;
     writeln!(out, "routing tables at home:")?;
@@ -509,6 +613,42 @@ fn home_checks(lab: &Lab, report: &mut Report, out: &mut dyn Write, when: &str) 
             &format!("{when}: {name}"),
             node,
             &["ping", "-c", "3", "-i", "0.2", "-W", "2", dst],
+            " 0% packet loss",
+        );
+    }
+    Ok(())
+}
+
+/// [`home_checks`] without IPv4 from the mobile network (an MR that knows no home agent
+/// yet has no IPv4 path at home): the HA's routes to the home address and IPv6.
+fn home_checks_v6(lab: &Lab, report: &mut Report, out: &mut dyn Write, when: &str) -> Result<()> {
+    let start = std::time::Instant::now();
+    let ha_ready = || -> Result<bool> {
+        Ok(lab
+            .ha
+            .ip(&["-6", "route", "show", MNP6])?
+            .contains(&format!("via {HOA}")))
+    };
+    while !ha_ready()? && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check(
+        report,
+        out,
+        &format!("{when}: the HA routes the IPv6 MNP to the MR's home address, no tunnel"),
+        ha_ready()?,
+        lab.ha.ip(&["-6", "route", "show"])?,
+    );
+    for (name, node, dst) in [
+        ("IPv6 ping A -> B", &lab.a, B6),
+        ("IPv6 ping B -> A", &lab.b, A6),
+    ] {
+        run_check(
+            report,
+            out,
+            &format!("{when}: {name}"),
+            node,
+            &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", dst],
             " 0% packet loss",
         );
     }
@@ -611,7 +751,7 @@ fn restart_under_ping(
 /// Echo requests lost between the first and the last answered one (sequence numbers
 /// missing from the replies), and the number answered: the request in flight when ping
 /// stops is not a loss.
-fn sequence_gaps(lines: &[String]) -> (u64, u64) {
+pub fn sequence_gaps(lines: &[String]) -> (u64, u64) {
     let mut seqs: Vec<u64> = lines
         .iter()
         .filter(|l| l.contains("bytes from"))
@@ -865,7 +1005,7 @@ fn wire_check(
 }
 
 /// `[1700000000.123456] 64 bytes from ...: icmp_seq=12 ttl=...` -> (time, seq).
-fn parse_reply(line: &str) -> Option<(f64, u64)> {
+pub fn parse_reply(line: &str) -> Option<(f64, u64)> {
     let ts = line.strip_prefix('[')?.split(']').next()?.parse().ok()?;
     let seq = line
         .split("icmp_seq=")

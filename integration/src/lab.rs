@@ -13,10 +13,14 @@
 //! ```
 //!
 //! The MR runs babymdd, mrd and nemonetd -m; the HA runs had and nemonetd -h; each node has
-//! its own bus directory and a `mipsock monitor --json` on it. Everything is removed when
-//! the [`Lab`] is dropped.
+//! its own bus directory and a `mipsock monitor --json` on it. The router learns the mobile
+//! network prefixes from the HA by BGP (BIRD 2 on both: `etc/bird.conf` on the HA, whose
+//! nemonetd announces them in table 168). [`Options`] add a second home agent (ha2,
+//! 2001:240:1:280::2) and leave `home-agent-address` out (DHAAD); both HAs then send
+//! H-flag Router Advertisements (radvd). Everything is removed when the [`Lab`] is dropped.
 
 use crate::backends::{self, Backend};
+use crate::bird::{self, Bird};
 use crate::netns::host;
 use crate::{bins, BackgroundProcess, Monitor, Netns, Radvd, Switch};
 use anyhow::{bail, Context, Result};
@@ -27,6 +31,16 @@ use std::time::{Duration, Instant};
 pub const HOA: &str = "2001:240:1:280::beef";
 pub const HA6: &str = "2001:240:1:280::1";
 pub const HA4: &str = "192.168.64.1";
+/// The second home agent ([`Options::second_ha`]).
+pub const HA2_6: &str = "2001:240:1:280::2";
+pub const HA2_4: &str = "192.168.64.2";
+/// The router's address on the home link (its BGP address).
+pub const RT_HOME6: &str = "2001:240:1:280::fe";
+/// Where the HAs' nemonetd announce the prefixes they serve (`announce-table`).
+pub const ANNOUNCE_TABLE: u32 = 168;
+/// Home agent preferences in the RAs and had.conf (DHAAD lists ha first).
+pub const HA_PREFERENCE: i16 = 20;
+pub const HA2_PREFERENCE: i16 = 10;
 pub const A6: &str = "2001:240:1:281::2";
 pub const A4: &str = "10.0.0.2";
 pub const MR_IN4: &str = "10.0.0.1";
@@ -55,7 +69,39 @@ const AUTH_KEY: &str = "0x6e656d6f2d6c61622d6b65792d30303031";
 /// How long to wait for the daemons to react.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// What the lab is built with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `auto` or a backend name (the configurations' `data-plane`).
+    pub backend: String,
+    /// No `home-agent-address` in mrd.conf: mrd finds its home agent by DHAAD.
+    pub dhaad: bool,
+    /// A second home agent, ha2, on the home link (preference 10, below ha's 20).
+    pub second_ha: bool,
+    /// mrd's `home-registration-lifetime` in seconds.
+    pub lifetime: u32,
+}
+
+impl Options {
+    pub fn new(backend: &str) -> Self {
+        Self {
+            backend: backend.to_string(),
+            dhaad: false,
+            second_ha: false,
+            lifetime: 120,
+        }
+    }
+}
+
+/// The second home agent of [`Options::second_ha`].
+pub struct SecondHa {
+    pub ns: Netns,
+    pub bus: Monitor,
+    pub bird: Bird,
+}
+
 pub struct Lab {
+    pub options: Options,
     /// The backend asked for: `auto` or a backend name (the configurations' `data-plane`).
     pub backend: String,
     /// The backend nemonetd runs on (from its log), once the daemons are started.
@@ -68,6 +114,12 @@ pub struct Lab {
     pub b: Netns,
     pub dir: PathBuf,
     _radvd: Radvd,
+    /// The home agents' own Router Advertisements (H flag), with DHAAD or a second HA.
+    _ha_radvd: Vec<BackgroundProcess>,
+    /// BIRD on the router and on the HA.
+    pub rt_bird: Bird,
+    pub ha_bird: Bird,
+    pub ha2: Option<SecondHa>,
     daemons: Vec<(String, Vec<String>, BackgroundProcess)>,
     pub mr_bus: Monitor,
     pub ha_bus: Monitor,
@@ -135,7 +187,14 @@ fn bpf_directory(bpffs: Option<&Path>) -> String {
     })
 }
 
-fn mrd_conf(backend: &str, bpffs: Option<&Path>) -> String {
+fn mrd_conf(opts: &Options, bpffs: Option<&Path>) -> String {
+    let backend = &opts.backend;
+    let lifetime = opts.lifetime;
+    let home_agent = if opts.dhaad {
+        "\x20   # No home-agent-address: DHAAD finds one.\n".to_string()
+    } else {
+        format!("\x20   home-agent-address {HA6};\n")
+    };
     format!(
         "# The mobile router of the lab (paper Fig. 5/6 numbers).\n\
          ipv4-mnp-encoding rfc5555;\n\
@@ -143,9 +202,9 @@ fn mrd_conf(backend: &str, bpffs: Option<&Path>) -> String {
          {}\
          auth-database \"auth.db\";\n\
          interface mip0 {{\n\
-         \x20   home-agent-address {HA6};\n\
+         {home_agent}\
          \x20   home-prefix 2001:240:1:280::/64;\n\
-         \x20   home-registration-lifetime 120;\n\
+         \x20   home-registration-lifetime {lifetime};\n\
          \x20   mobile-network-interface eth1;\n\
          \x20   ipv4-mnp-address {MR_IN4};\n\
          \x20   prefixtable {{\n\
@@ -161,13 +220,16 @@ fn mrd_conf(backend: &str, bpffs: Option<&Path>) -> String {
     )
 }
 
-fn had_conf(backend: &str, bpffs: Option<&Path>) -> String {
+fn had_conf(backend: &str, bpffs: Option<&Path>, preference: i16) -> String {
     format!(
         "# The home agent of the lab.\n\
          data-plane {backend};\n\
          {}\
+         # nemonetd: the served prefixes in table {ANNOUNCE_TABLE}, for BIRD (etc/bird.conf).\n\
+         announce-table {ANNOUNCE_TABLE};\n\
          interface eth0 {{\n\
          \x20   home-prefix 2001:240:1:280::/64;\n\
+         \x20   preference {preference};\n\
          \x20   max-binding-lifetime 600;\n\
          \x20   auth-database \"auth.db\";\n\
          \x20   prefixtable {{\n\
@@ -182,6 +244,16 @@ fn had_conf(backend: &str, bpffs: Option<&Path>) -> String {
 impl Lab {
     /// Builds the topology with the MR on its home link; no daemons yet.
     pub fn build(backend: &str) -> Result<Lab> {
+        Self::build_with(Options::new(backend))
+    }
+
+    /// [`Lab::build`] with [`Options`].
+    pub fn build_with(opts: Options) -> Result<Lab> {
+        anyhow::ensure!(
+            bird::available(),
+            "bird (Debian's bird2) is not installed: scripts/install-deps installs it"
+        );
+        let backend = opts.backend.as_str();
         let switch = Switch::new(&[HOME.0, FOREIGN1.0, FOREIGN2.0])?;
         let rt = Netns::new("lrt")?;
         let ha = Netns::new("lha")?;
@@ -229,10 +301,7 @@ impl Lab {
         rt.veth("r-b", &b, "eth0")?;
         rt.ip(&["addr", "add", "2001:db8:b::1/64", "dev", "r-b", "nodad"])?;
         rt.ip(&["addr", "add", "198.51.100.1/24", "dev", "r-b"])?;
-        // The HA announces nothing (no routing protocol here): the router knows the MNPs
-        // are behind it, as the paper's HA advertised them.
-        rt.ip(&["-6", "route", "add", MNP6, "via", HA6])?;
-        rt.ip(&["route", "add", MNP4, "via", HA4])?;
+        // No static routes to the MNPs: the router learns them from the HA(s) by BGP.
         b.ip(&["addr", "add", &format!("{B6}/64"), "dev", "eth0", "nodad"])?;
         b.ip(&["addr", "add", &format!("{B4}/24"), "dev", "eth0"])?;
         b.ip(&["-6", "route", "add", "default", "via", "2001:db8:b::1"])?;
@@ -252,13 +321,26 @@ impl Lab {
             ],
             "AdvDefaultLifetime 2;",
         )?;
-        // Home agent on the home link.
-        ha.veth("eth0", &switch.ns, "s-ha")?;
-        switch.ns.ip(&["link", "set", "s-ha", "master", HOME.0])?;
-        ha.ip(&["addr", "add", &format!("{HA6}/64"), "dev", "eth0", "nodad"])?;
-        ha.ip(&["addr", "add", &format!("{HA4}/25"), "dev", "eth0"])?;
-        ha.ip(&["-6", "route", "add", "default", "via", "2001:240:1:280::fe"])?;
-        ha.ip(&["route", "add", "default", "via", "192.168.64.126"])?;
+        // Home agent(s) on the home link.
+        let ha2 = if opts.second_ha {
+            Some(Netns::new("lh2")?)
+        } else {
+            None
+        };
+        let mut has = vec![(&ha, "s-ha", HA6, HA4, HA_PREFERENCE)];
+        if let Some(ns) = &ha2 {
+            has.push((ns, "s-ha2", HA2_6, HA2_4, HA2_PREFERENCE));
+        }
+        for (ns, port, a6, a4, _) in &has {
+            ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
+            ns.sysctl("net.ipv4.ip_forward=1")?;
+            ns.veth("eth0", &switch.ns, port)?;
+            switch.ns.ip(&["link", "set", port, "master", HOME.0])?;
+            ns.ip(&["addr", "add", &format!("{a6}/64"), "dev", "eth0", "nodad"])?;
+            ns.ip(&["addr", "add", &format!("{a4}/25"), "dev", "eth0"])?;
+            ns.ip(&["-6", "route", "add", "default", "via", RT_HOME6])?;
+            ns.ip(&["route", "add", "default", "via", "192.168.64.126"])?;
+        }
         // Mobile router: uplink on the home link, mobile network on eth1 with node A.
         mr.ip(&[
             "link",
@@ -295,8 +377,15 @@ impl Lab {
         std::fs::create_dir_all(dir.join("habus"))?;
         let bpffs = Bpffs::mount(&dir.join("bpf"));
         let bpf_dir = bpffs.as_ref().map(|b| b.0.as_path());
-        std::fs::write(dir.join("mrd.conf"), mrd_conf(backend, bpf_dir))?;
-        std::fs::write(dir.join("had.conf"), had_conf(backend, bpf_dir))?;
+        std::fs::write(dir.join("mrd.conf"), mrd_conf(&opts, bpf_dir))?;
+        std::fs::write(
+            dir.join("had.conf"),
+            had_conf(backend, bpf_dir, HA_PREFERENCE),
+        )?;
+        std::fs::write(
+            dir.join("had2.conf"),
+            had_conf(backend, bpf_dir, HA2_PREFERENCE),
+        )?;
         std::fs::write(
             dir.join("auth.db"),
             format!("# lab key\n{HOA} 1000 {AUTH_KEY}\n"),
@@ -308,7 +397,62 @@ impl Lab {
         )?;
         let mr_bus = Monitor::start(&dir.join("mrbus"))?;
         let ha_bus = Monitor::start(&dir.join("habus"))?;
+        // BGP: the router peers with each home agent, which runs the shipped sample.
+        let peers: Vec<(&str, &str)> = has
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, a6, _, _))| (if i == 0 { "ha1" } else { "ha2" }, *a6))
+            .collect();
+        let rt_bird = Bird::start(
+            &rt,
+            &dir,
+            "rt",
+            &bird::router_config(RT_HOME6, "r-home", &peers, &dir.join("rt.bird.log")),
+        )?;
+        let mut birds = Vec::new();
+        for (i, (ns, _, a6, a4, _)) in has.iter().enumerate() {
+            let tag = if i == 0 { "ha" } else { "ha2" };
+            let log = dir.join(format!("{tag}.bird.log"));
+            birds.push(Bird::start(
+                ns,
+                &dir,
+                tag,
+                &bird::ha_config(a6, a4, RT_HOME6, &log),
+            )?);
+        }
+        // Several home agents or DHAAD: each HA says so in Router Advertisements of its own
+        // (H flag, Home Agent Information), which had's home agents list is made of.
+        let mut ha_radvd = Vec::new();
+        if opts.dhaad || opts.second_ha {
+            for (i, (ns, _, a6, _, pref)) in has.iter().enumerate() {
+                ha_radvd.push(crate::radvd::home_agent_radvd(
+                    ns,
+                    &dir,
+                    &format!("ha{}", i + 1),
+                    "eth0",
+                    a6,
+                    *pref,
+                )?);
+            }
+        }
+        let ha_bird = birds.remove(0);
+        let ha2 = match ha2 {
+            Some(ns) => {
+                std::fs::create_dir_all(dir.join("ha2bus"))?;
+                Some(SecondHa {
+                    ns,
+                    bus: Monitor::start(&dir.join("ha2bus"))?,
+                    bird: birds.remove(0),
+                })
+            }
+            None => None,
+        };
         Ok(Lab {
+            options: opts.clone(),
+            _ha_radvd: ha_radvd,
+            rt_bird,
+            ha_bird,
+            ha2,
             backend: backend.to_string(),
             running: None,
             switch,
@@ -329,9 +473,11 @@ impl Lab {
     }
 
     fn daemon(&mut self, node: &str, name: &'static str, args: &[&str]) -> Result<()> {
-        let (ns, bus, conf) = match node {
-            "mr" => (&self.mr, "mrbus", "mrd.conf"),
-            _ => (&self.ha, "habus", "had.conf"),
+        let (ns, bus, conf) = match (node, &self.ha2) {
+            ("mr", _) => (&self.mr, "mrbus", "mrd.conf"),
+            ("ha2", Some(h)) => (&h.ns, "ha2bus", "had2.conf"),
+            ("ha", _) => (&self.ha, "habus", "had.conf"),
+            _ => bail!("no node {node}"),
         };
         let tag = format!("{name}-{node}");
         let d = &self.dir;
@@ -407,6 +553,10 @@ impl Lab {
     pub fn start_daemons(&mut self) -> Result<()> {
         self.daemon("ha", "nemonetd", &["-h", "eth0"])?;
         self.daemon("ha", "had", &["eth0"])?;
+        if self.ha2.is_some() {
+            self.daemon("ha2", "nemonetd", &["-h", "eth0"])?;
+            self.daemon("ha2", "had", &["eth0"])?;
+        }
         self.daemon("mr", "nemonetd", &["-m", "mip0"])?;
         self.daemon("mr", "mrd", &["mip0"])?;
         self.daemon("mr", "babymdd", &["-h", "mip0", "eth0"])?;
@@ -470,7 +620,62 @@ impl Lab {
     }
 
     pub fn bus_dir(&self, node: &str) -> PathBuf {
-        self.dir.join(if node == "mr" { "mrbus" } else { "habus" })
+        self.dir.join(match node {
+            "mr" => "mrbus",
+            "ha2" => "ha2bus",
+            _ => "habus",
+        })
+    }
+
+    /// `kill -9` of a daemon (`"had-ha"`, ...): a crash, not restarted.
+    pub fn kill(&mut self, tag: &str) -> Result<()> {
+        let i = self
+            .daemons
+            .iter()
+            .position(|(t, _, _)| t == tag)
+            .with_context(|| format!("no daemon {tag}"))?;
+        let (_, _, mut p) = self.daemons.remove(i);
+        p.stop(nix::sys::signal::Signal::SIGKILL, WAIT)?;
+        Ok(())
+    }
+
+    /// The router's kernel routes to the mobile network prefixes (BIRD's, `proto bird`).
+    pub fn router_mnp_routes(&self) -> Result<String> {
+        Ok(self.rt.ip(&["route", "show", MNP4])? + &self.rt.ip(&["-6", "route", "show", MNP6])?)
+    }
+
+    /// Waits until the router's routes to both MNPs (from BGP) go via `next_hop` (`None`:
+    /// until it has none); returns how long that took.
+    pub fn wait_router_routes(
+        &self,
+        next_hop: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let v4 = self.rt.ip(&["route", "show", MNP4])?;
+            let v6 = self.rt.ip(&["-6", "route", "show", MNP6])?;
+            let done = match next_hop {
+                Some(nh) => [&v4, &v6].iter().all(|r| {
+                    r.contains("proto bird")
+                        && (r.contains(&format!("via inet6 {nh} "))
+                            || r.contains(&format!("via {nh} ")))
+                }),
+                None => v4.trim().is_empty() && v6.trim().is_empty(),
+            };
+            if done {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "the router's routes to the MNPs do not go via {next_hop:?}:\n{v4}{v6}\n{}",
+                    self.rt_bird
+                        .birdc(&["show", "route", "all"])
+                        .unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 

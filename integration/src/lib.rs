@@ -6,6 +6,7 @@
 
 pub mod backends;
 pub mod bins;
+pub mod bird;
 pub mod capture;
 pub mod experiment;
 pub mod lab;

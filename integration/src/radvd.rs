@@ -81,3 +81,31 @@ impl Switch {
         Ok(())
     }
 }
+
+/// radvd on a home agent's home link (`ifname` in `ns`): the H bit, a Home Agent Information
+/// option (mobile router support, `preference`, lifetime 30 s) and the home agent's global
+/// address `addr` with the R flag, every 0.5-1 s; router lifetime 0 (the home agent is not a
+/// default router of the link). Killed on drop.
+pub fn home_agent_radvd(
+    ns: &Netns,
+    dir: &std::path::Path,
+    tag: &str,
+    ifname: &str,
+    addr: &str,
+    preference: i16,
+) -> Result<BackgroundProcess> {
+    let conf = format!(
+        "interface {ifname} {{\n AdvSendAdvert on;\n AdvIntervalOpt on;\n MinRtrAdvInterval 0.5;\n \
+         MaxRtrAdvInterval 1;\n AdvDefaultLifetime 0;\n AdvHomeAgentFlag on;\n AdvHomeAgentInfo on;\n \
+         AdvMobRtrSupportFlag on;\n HomeAgentPreference {preference};\n HomeAgentLifetime 30;\n \
+         prefix {addr}/64 {{ AdvOnLink on; AdvAutonomous off; AdvRouterAddr on; }};\n}};\n"
+    );
+    let path = dir.join(format!("{tag}.radvd.conf"));
+    std::fs::write(&path, conf)?;
+    let mut cmd = ns.command("radvd");
+    cmd.args(["-n", "-m", "none", "-C"])
+        .arg(&path)
+        .arg("-p")
+        .arg(dir.join(format!("{tag}.radvd.pid")));
+    BackgroundProcess::spawn(cmd, "radvd (home agent)")
+}

@@ -25,6 +25,8 @@ struct Plane {
     /// The configured tunnel (`tunnel-mtu`, `tunnel-hop-limit`, `bpf-directory`): every data plane starts from
     /// it; the data plane owns the path MTU from then on.
     tunnel: TunnelSettings,
+    /// HA: `announce-table`, where the served prefixes are put for a routing daemon.
+    announce_table: Option<u32>,
     /// The running data plane; on an MR it is rebuilt when the CoA moves to another uplink.
     dp: Option<(String, DataPlane)>,
 }
@@ -84,6 +86,7 @@ pub async fn run(mut daemon: Daemon<Config>, args: Args) -> Result<()> {
         backend,
         inside,
         tunnel,
+        announce_table: s.announce_table,
         dp: None,
     };
     let actions = core.start();
@@ -361,6 +364,7 @@ impl Plane {
                         .with_context(|| format!("{egress} has no global IPv6 address"))?,
                     home_if: egress.to_string(),
                     tunnel,
+                    announce_table: self.announce_table,
                 }),
             };
             let dp = DataPlane::new(role, self.backend).await?;

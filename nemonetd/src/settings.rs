@@ -17,6 +17,9 @@ pub fn log_settings(config: &Config, args: &Args) {
         args.ifname,
         s.data_plane_or_default(),
     );
+    if let (Role::HomeAgent, Some(t)) = (args.role(), s.announce_table) {
+        tracing::info!("the served mobile network prefixes are announced in routing table {t}");
+    }
     if args.role() == Role::MobileRouter {
         if let Some(a) = s.ipv4_mnp_address {
             tracing::info!("the router's own IPv4 traffic leaves the tunnel from {a}");

@@ -276,6 +276,7 @@ impl Topology {
             ha_addr: HA.parse().unwrap(),
             home_if: "home0".into(),
             tunnel: Self::tunnel(),
+            announce_table: None,
         })
     }
 

@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use integration::experiment::{self, INTERRUPTED};
-use integration::lab::Lab;
+use integration::lab::{Lab, Options};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
@@ -21,6 +21,9 @@ struct Args {
     /// Keep the daemons' logs and configuration (their directory is printed).
     #[arg(long)]
     keep_logs: bool,
+    /// The MR's configuration without home-agent-address: it finds its home agent by DHAAD.
+    #[arg(long)]
+    dhaad: bool,
 }
 
 fn main() -> ExitCode {
@@ -43,7 +46,9 @@ fn main() -> ExitCode {
     }
     // Ctrl-C: stop at the next step; dropping the lab removes namespaces and daemons.
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
-    let mut lab = match Lab::build(&args.backend) {
+    let mut options = Options::new(&args.backend);
+    options.dhaad = args.dhaad;
+    let mut lab = match Lab::build_with(options) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("nemo-lab: cannot build the topology: {e:#}");
