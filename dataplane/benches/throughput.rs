@@ -8,7 +8,10 @@
 //! threads, which shows the bottleneck: the MR's encapsulating thread runs a whole core,
 //! because on one machine the per-packet work of the transit router and the HA's receive
 //! path happens inside its sendmmsg(2). DATAPLANE_BENCH=plain|seg6|bpf|tun measures one
-//! path, DATAPLANE_BENCH_ROUNDS=N sets the rounds.
+//! path, DATAPLANE_BENCH_ROUNDS=N sets the rounds. `plain6` is IPv6 routing without a
+//! tunnel (A6 -> B6): the tunnels' outer path is IPv6, so it shows how much of a backend's
+//! distance to `plain` is IPv6 forwarding itself. Each measurement also prints the machine's
+//! CPU use during the transfer and CPU-seconds per gigabyte moved.
 //! DATAPLANE_WIRE=1 turns TSO/GSO off on the links between MR, router and HA, so that they
 //! carry 1500-byte frames as real links do: every path then pays the routers' per-packet
 //! work, not only the tun backend (by default veth hands TCP super-packets along whole).
@@ -48,17 +51,59 @@ fn plain_addresses(t: &Topology) -> Result<()> {
 #[derive(Clone, Copy, PartialEq)]
 enum Path {
     Plain,
+    /// IPv6 routing without a tunnel (A6 -> B6): what the tunnels' outer path costs by itself.
+    Plain6,
     Tunnel(Backend),
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Plain => f.write_str("plain"),
+            Path::Plain6 => f.write_str("plain6"),
+            Path::Tunnel(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// The router's route back to the mobile network over IPv6 (the rest is in the topology).
+fn plain6_routing(t: &Topology, install: bool) -> Result<()> {
+    let verb = if install { "add" } else { "del" };
+    t.r.ip(&["-6", "route", verb, "2001:db8:281::/64", "via", COA1])?;
+    if install {
+        for ns in [&t.mr, &t.ha] {
+            ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
+        }
+    }
+    Ok(())
 }
 
 fn measure(t: &Topology, path: Path) -> Result<f64> {
     match path {
         Path::Plain => plain_routing(t, true)?,
-        Path::Tunnel(b) => t.register(b, COA1)?,
+        Path::Plain6 => plain6_routing(t, true)?,
+        Path::Tunnel(b) => {
+            t.register(b, COA1)?;
+        }
     }
-    ping(&t.a, &[B4])?;
+    let dst = if path == Path::Plain6 { B6 } else { B4 };
+    ping(&t.a, &[dst])?;
     let before = thread_cpu();
-    let gbps = iperf(&t.a, &t.b, B4, SECONDS, false)? / 1e9;
+    let stat0 = cpu_ticks();
+    let gbps = iperf(&t.a, &t.b, dst, SECONDS, false)? / 1e9;
+    let stat1 = cpu_ticks();
+    if let (Some(a), Some(b)) = (stat0, stat1) {
+        let total = (b.busy + b.idle - a.busy - a.idle).max(1) as f64;
+        let busy = (b.busy - a.busy) as f64;
+        // Whole machine, all cores: what the path costs per gigabyte moved.
+        println!(
+            "    CPU during the transfer: {:.0}% busy ({:.0}% softirq) of {} cores, {:.2} CPU-s per GB",
+            100.0 * busy / total,
+            100.0 * (b.softirq - a.softirq) as f64 / total,
+            a.cores,
+            busy / a.hz / (gbps * f64::from(SECONDS) / 8.0)
+        );
+    }
     let used: Vec<String> = thread_cpu()
         .into_iter()
         .filter(|(name, _)| name.starts_with("nemo-"))
@@ -75,6 +120,7 @@ fn measure(t: &Topology, path: Path) -> Result<f64> {
     }
     match path {
         Path::Plain => plain_routing(t, false)?,
+        Path::Plain6 => plain6_routing(t, false)?,
         Path::Tunnel(_) => {
             if let Some(stats) = t.mr_node.relay_stats()? {
                 let ha = t.ha_node.relay_stats()?.unwrap_or_default();
@@ -127,6 +173,41 @@ fn thread_cpu() -> Vec<(String, f64)> {
     out
 }
 
+struct CpuTicks {
+    busy: u64,
+    softirq: u64,
+    idle: u64,
+    cores: usize,
+    hz: f64,
+}
+
+/// The machine's CPU time so far (/proc/stat, all cores), in clock ticks.
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let &[user, nice, system, idle, iowait, irq, softirq, steal, ..] = f.as_slice() else {
+        return None;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(CpuTicks {
+        busy: user + nice + system + irq + softirq + steal,
+        softirq,
+        idle: idle + iowait,
+        cores: stat
+            .lines()
+            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+            .count(),
+        hz,
+    })
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -147,12 +228,14 @@ fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    // DATAPLANE_BENCH=seg6 (or bpf, tun, plain) measures only that path, e.g. for profiling.
+    // DATAPLANE_BENCH=seg6 (or bpf, ip6tnl, tun, plain, plain6) measures only that path, e.g. for profiling.
     let only = std::env::var("DATAPLANE_BENCH").ok();
     let wanted: Vec<Path> = match only.as_deref().map(|s| (s, s.parse::<Backend>())) {
         Some(("plain", _)) => vec![Path::Plain],
+        Some(("plain6", _)) => vec![Path::Plain6],
         Some((_, Ok(b))) => vec![Path::Tunnel(b)],
-        _ => std::iter::once(Path::Plain)
+        _ => [Path::Plain, Path::Plain6]
+            .into_iter()
             .chain(Backend::ALL.into_iter().map(Path::Tunnel))
             .collect(),
     };
@@ -185,10 +268,7 @@ fn main() -> Result<()> {
     for round in 1..=rounds {
         for (i, &path) in paths.iter().enumerate() {
             let gbps = measure(&t, path)?;
-            let name = match path {
-                Path::Plain => "plain".to_string(),
-                Path::Tunnel(b) => b.to_string(),
-            };
+            let name = path.to_string();
             println!("  round {round} {name:<6} {gbps:6.2} Gbit/s");
             samples[i].push(gbps);
         }
@@ -202,10 +282,7 @@ fn main() -> Result<()> {
         None
     };
     for (i, (path, m)) in paths.iter().zip(&medians).enumerate() {
-        let name = match path {
-            Path::Plain => "plain".to_string(),
-            Path::Tunnel(b) => b.to_string(),
-        };
+        let name = path.to_string();
         match plain {
             Some(p) if *path != Path::Plain => {
                 // The ratio within each round as well: a load change between rounds moves
@@ -217,8 +294,15 @@ fn main() -> Result<()> {
                         .map(|(t, p)| t / p)
                         .collect(),
                 );
+                // And beside IPv6 routing without a tunnel: the tunnels' outer path is IPv6.
+                let of_plain6 = paths
+                    .iter()
+                    .position(|p| *p == Path::Plain6)
+                    .filter(|_| matches!(path, Path::Tunnel(_)))
+                    .map(|j| format!(", {:5.1}% of plain6", 100.0 * m / medians[j]))
+                    .unwrap_or_default();
                 println!(
-                    "  {name:<6} {m:6.2} Gbit/s  {:5.1}% of plain (median of per-round ratios {:5.1}%)",
+                    "  {name:<6} {m:6.2} Gbit/s  {:5.1}% of plain (median of per-round ratios {:5.1}%){of_plain6}",
                     100.0 * m / p,
                     100.0 * per_round
                 )
