@@ -8,9 +8,9 @@
 //! threads, which shows the bottleneck: the MR's encapsulating thread runs a whole core,
 //! because on one machine the per-packet work of the transit router and the HA's receive
 //! path happens inside its sendmmsg(2). DATAPLANE_BENCH=plain|seg6|bpf|tun measures one
-//! path, DATAPLANE_BENCH_ROUNDS=N sets the rounds. `plain6` is IPv6 routing without a
-//! tunnel (A6 -> B6): the tunnels' outer path is IPv6, so it shows how much of a backend's
-//! distance to `plain` is IPv6 forwarding itself. Each measurement also prints the machine's
+//! path, DATAPLANE_BENCH_ROUNDS=N sets the rounds. `plain6` is IPv6 end to end without a
+//! tunnel (A6 -> B6): the tunnels' outer path is IPv6, so it is a reference for what IPv6
+//! forwarding costs on this kernel (not a decomposition: its hosts speak TCP over IPv6). Each measurement also prints the machine's
 //! CPU use during the transfer and CPU-seconds per gigabyte moved.
 //! DATAPLANE_WIRE=1 turns TSO/GSO off on the links between MR, router and HA, so that they
 //! carry 1500-byte frames as real links do: every path then pays the routers' per-packet
