@@ -68,6 +68,9 @@ pub struct HomeAgentDiscovery {
     source: Option<Ipv6Addr>,
     state: State,
     next_id: u16,
+    /// The home agent registration last failed with. The other home agents keep listing a
+    /// dead one until its lifetime in their lists runs out, so a new reply tries it last.
+    failed: Option<Ipv6Addr>,
 }
 
 impl HomeAgentDiscovery {
@@ -78,6 +81,7 @@ impl HomeAgentDiscovery {
             source: None,
             state: State::Idle,
             next_id: first_id,
+            failed: None,
         }
     }
 
@@ -223,7 +227,7 @@ impl HomeAgentDiscovery {
             );
             return Vec::new();
         }
-        let list: Vec<Ipv6Addr> = home_agents
+        let mut list: Vec<Ipv6Addr> = home_agents
             .iter()
             .copied()
             .filter(|a| !a.is_unspecified() && !a.is_multicast() && !a.is_loopback())
@@ -233,6 +237,11 @@ impl HomeAgentDiscovery {
                 }
                 v
             });
+        if let Some(f) = self.failed.filter(|f| list.len() > 1 && list[0] == *f) {
+            tracing::info!("DHAAD reply from {src} lists {f} first, which just failed: tried last");
+            list.retain(|a| *a != f);
+            list.push(f);
+        }
         let Some(first) = list.first().copied() else {
             // An empty list: ask again after the current wait.
             self.state = State::Asking {
@@ -258,6 +267,9 @@ impl HomeAgentDiscovery {
     /// Registration with the current home agent failed: the next one of the list, or a new
     /// request when the list is exhausted (RFC 6275 11.4.1).
     pub fn failed(&mut self, now: Instant) -> Vec<DiscoveryAction> {
+        if let Some(ha) = self.current() {
+            self.failed = Some(ha);
+        }
         match &mut self.state {
             State::Using { list, index } if *index + 1 < list.len() => {
                 *index += 1;
@@ -544,6 +556,42 @@ mod tests {
         let a = d.failed(t);
         request_id(&a);
         assert_eq!(d.current(), None);
+    }
+
+    #[test]
+    fn a_home_agent_that_just_failed_is_tried_last() {
+        let t0 = Instant::now();
+        let (ha1, ha2) = (ip("2001:db8:1::1"), ip("2001:db8:1::2"));
+        let reply = |id, home_agents| IcmpRepr::DhaadReply {
+            id,
+            mobile_router: true,
+            home_agents,
+        };
+        let mut d = HomeAgentDiscovery::new("2001:db8:1::/64".parse().unwrap(), 1);
+        // A list learnt before ha1 knew of ha2 (early, at home): ha1 alone.
+        let id = request_id(&d.at_home(ip("2001:db8:1::beef"), t0));
+        d.handle_reply(&reply(id, vec![ha1]), ha1, t0);
+        d.move_to(ip("2001:db8:200::5"), t0);
+        // ha1 dies: the list is exhausted, so ask again; ha2 still lists ha1 first (its
+        // entry lives until its lifetime runs out): ha2 is used, ha1 kept as the last one.
+        let id = request_id(&d.failed(t0));
+        assert_eq!(
+            d.handle_reply(&reply(id, vec![ha1, ha2]), ha2, t0),
+            vec![
+                DiscoveryAction::HomeAgents(vec![ha2, ha1]),
+                DiscoveryAction::UseHomeAgent(ha2)
+            ]
+        );
+        assert_eq!(d.failed(t0), vec![DiscoveryAction::UseHomeAgent(ha1)]);
+        // ha1 failed again: a reply naming only it is all there is.
+        let id = request_id(&d.failed(t0));
+        assert_eq!(
+            d.handle_reply(&reply(id, vec![ha1]), ha1, t0),
+            vec![
+                DiscoveryAction::HomeAgents(vec![ha1]),
+                DiscoveryAction::UseHomeAgent(ha1)
+            ]
+        );
     }
 
     #[test]
