@@ -556,6 +556,20 @@ impl Lab {
         if self.ha2.is_some() {
             self.daemon("ha2", "nemonetd", &["-h", "eth0"])?;
             self.daemon("ha2", "had", &["eth0"])?;
+            // The home agents know each other (from their RAs) before the MR starts, as
+            // they would have long before an MR comes: a DHAAD at home lists both.
+            for (i, other) in [(0, HA2_6), (1, HA6)] {
+                let bus = match i {
+                    0 => &mut self.ha_bus,
+                    _ => &mut self.ha2.as_mut().expect("checked").bus,
+                };
+                bus.wait_for("HA_LIST", WAIT, |v| {
+                    v["entries"]
+                        .as_array()
+                        .is_some_and(|e| e.iter().any(|x| x["address"] == other))
+                })
+                .with_context(|| format!("home agent {} never listed {other}", i + 1))?;
+            }
         }
         self.daemon("mr", "nemonetd", &["-m", "mip0"])?;
         self.daemon("mr", "mrd", &["mip0"])?;

@@ -304,7 +304,6 @@ fn dhaad_finds_the_preferred_home_agent_and_lists_show_on_the_bus() {
     // The MR's list on its bus, too.
     let mr_list = lab.mipsock("mr.bus", &["show", "ha", "--json"]);
     assert!(mr_list.contains(HA2), "{mr_list}");
-
     // Mobile prefix discovery after the registration: the home prefix, unchanged.
     let hp = lab
         .mr_bus
@@ -313,6 +312,20 @@ fn dhaad_finds_the_preferred_home_agent_and_lists_show_on_the_bus() {
     assert_eq!(hp["prefixes"][0], "2001:db8:1::/64");
     assert_eq!(hp["changed"], false);
     assert_eq!(hp["ha"], HA1);
+
+    // And with its answer to a BUL dump (what a restarted nemonetd asks for), the home
+    // agent in use marked: where nemonetd -m sends IPv4 at home.
+    lab.mipsock("mr.bus", &["show", "bul"]);
+    let dump = lab
+        .mr_bus
+        .wait_for("DUMP_REQUEST", WAIT, |v| v["what"] == "bul")
+        .unwrap();
+    let with_dump = lab
+        .mr_bus
+        .wait_for("HA_LIST", WAIT, |v| v["request_id"] == dump["id"])
+        .unwrap();
+    assert_eq!(with_dump["entries"][0]["address"], HA1, "{with_dump}");
+    assert_eq!(with_dump["entries"][0]["own"], true, "{with_dump}");
 
     // On the wire (tshark): the request to the anycast address with R, the reply with R
     // listing ha1 then ha2, the solicitation from the care-of address and its answer.

@@ -22,24 +22,9 @@ fn now() -> f64 {
 
 /// Builds the lab, starts the daemons and registers the MR from foreign link 1.
 fn registered(opts: Options) -> Lab {
-    let two = opts.second_ha;
     let mut lab = Lab::build_with(opts).unwrap();
+    // With two home agents they list each other before the MR starts (start_daemons).
     lab.start_daemons().unwrap();
-    if two {
-        // Each home agent lists the other (from its RAs) before the MR asks.
-        for (i, other) in [(0, integration::lab::HA2_6), (1, HA6)] {
-            let bus = match i {
-                0 => &mut lab.ha_bus,
-                _ => &mut lab.ha2.as_mut().unwrap().bus,
-            };
-            bus.wait_for("HA_LIST", WAIT, |v| {
-                v["entries"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|x| x["address"] == other))
-            })
-            .unwrap();
-        }
-    }
     lab.rt_bird.wait_established("ha1", WAIT).unwrap();
     lab.wait_router_routes(Some(HOA), WAIT).unwrap();
     lab.move_mr(FOREIGN1.0).unwrap();

@@ -95,6 +95,10 @@ pub async fn run(mut daemon: Daemon<MrdConfig>, args: Args) -> Result<()> {
         node_type: NodeType::MobileRouter,
         enabled: true,
     }));
+    // The home agent configured (-a, home-agent-address) for a nemonetd configured without.
+    if !agent.core.policy().home_agent.is_unspecified() {
+        agent.announce_ha_list(None);
+    }
     // Ask babymdd where we are (it answers SCAN with its current decision).
     agent.announce(Body::MdInfo(MdInfo {
         command: MdCommand::Scan,
@@ -336,13 +340,20 @@ impl Agent {
                                 "MD_INFO dereghome names no interface: home address left where it is"
                             ),
                         }
+                        let mut found = Vec::new();
                         if let Some(d) = self.discovery.as_mut() {
                             if let Some(h) = d.dhaad.as_mut() {
-                                h.at_home();
+                                found = h.at_home(self.core.policy().home_address, now.mono);
                             }
                             d.prefixes.unregistered();
                         }
-                        self.core.returned_home(now)
+                        // The deregistration first (to the home agent in use, if any),
+                        // then discovery: a home agent found at home is where nemonetd
+                        // sends IPv4 until the first registration.
+                        let actions = self.core.returned_home(now);
+                        self.apply(actions);
+                        self.apply_discovery(found);
+                        Vec::new()
                     }
                     MdCommand::DeregForeign => {
                         tracing::warn!("MD_INFO deregforeign is not supported (no foreign-link bindings); ignored");
@@ -359,6 +370,12 @@ impl Agent {
                 let bul: Vec<BulEntry> = self.core.current().map(bul_entry).into_iter().collect();
                 if let Err(e) = self.bus.answer_dump(&req, &[], &bul) {
                     tracing::error!("answering dump request from {}: {e}", env.sender);
+                }
+                if req.what.includes(mobsock::DumpWhat::Bul) {
+                    // With the BUL, the home agent in use: a restarted nemonetd without
+                    // home-agent-address learns where IPv4 goes at home before a
+                    // registration names one.
+                    self.announce_ha_list(Some(req.id));
                 }
             }
             _ => {}

@@ -114,25 +114,31 @@ impl Discovery {
 
     /// The DHAAD list as the bus carries it (the home agent in use marked `own`).
     pub fn bus_list(&self, request_id: Option<u32>, in_use: Ipv6Addr) -> HaList {
-        let list: Vec<Ipv6Addr> = match &self.dhaad {
-            Some(d) => d.list().to_vec(),
-            None if !in_use.is_unspecified() => vec![in_use],
-            None => Vec::new(),
-        };
-        HaList {
-            request_id,
-            ifname: self.mipif.clone(),
-            entries: list
-                .into_iter()
-                .map(|address| HaListEntry {
-                    address,
-                    preference: None,
-                    lifetime: None,
-                    mobile_router: true,
-                    own: address == in_use,
-                })
-                .collect(),
-        }
+        let found = self.dhaad.as_ref().map(|d| d.list()).unwrap_or_default();
+        ha_list(&self.mipif, request_id, found, in_use)
+    }
+}
+
+/// HA_LIST for the home agents DHAAD `found` (none: the home agent is configured), with
+/// `in_use` (unspecified: none yet) marked `own`, listed also when DHAAD did not name it.
+fn ha_list(mipif: &str, request_id: Option<u32>, found: &[Ipv6Addr], in_use: Ipv6Addr) -> HaList {
+    let mut list = found.to_vec();
+    if !in_use.is_unspecified() && !list.contains(&in_use) {
+        list.insert(0, in_use);
+    }
+    HaList {
+        request_id,
+        ifname: mipif.to_string(),
+        entries: list
+            .into_iter()
+            .map(|address| HaListEntry {
+                address,
+                preference: None,
+                lifetime: None,
+                mobile_router: true,
+                own: address == in_use,
+            })
+            .collect(),
     }
 }
 
@@ -168,5 +174,37 @@ pub fn home_prefix_body(hoa: Ipv6Addr, ha: Ipv6Addr, p: HomePrefixes) -> HomePre
         previous: p.previous,
         changed: p.changed,
         solicited: p.solicited,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    fn listed(l: &HaList) -> Vec<(Ipv6Addr, bool)> {
+        l.entries.iter().map(|e| (e.address, e.own)).collect()
+    }
+
+    #[test]
+    fn the_bus_list_marks_the_home_agent_in_use() {
+        let (ha1, ha2) = (ip("2001:db8:1::1"), ip("2001:db8:1::2"));
+        // DHAAD's list in its order, the one in use (after a failover: the second) marked.
+        let l = ha_list("mip0", Some(7), &[ha1, ha2], ha2);
+        assert_eq!(listed(&l), vec![(ha1, false), (ha2, true)]);
+        assert_eq!((l.request_id, l.ifname.as_str()), (Some(7), "mip0"));
+        // Found but not chosen yet: none marked.
+        assert_eq!(
+            listed(&ha_list("mip0", None, &[ha1], Ipv6Addr::UNSPECIFIED)),
+            vec![(ha1, false)]
+        );
+        // Configured (no DHAAD): the configured one alone; nothing known: empty.
+        assert_eq!(listed(&ha_list("mip0", None, &[], ha1)), vec![(ha1, true)]);
+        assert!(ha_list("mip0", None, &[], Ipv6Addr::UNSPECIFIED)
+            .entries
+            .is_empty());
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::cli::Role;
 use dataplane::{HaBinding, HomeRouter, MrRegistration};
-use mobsock::{Body, DumpResult, DumpWhat, MdCommand, NodeType, NodeTypeInfo};
+use mobsock::{Body, DumpResult, DumpWhat, HaList, MdCommand, NodeType, NodeTypeInfo};
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
@@ -35,7 +35,7 @@ pub struct Settings {
     pub role: Role,
     /// The backend has a tunnel source to set ahead of a registration (seg6).
     pub has_tunnel_source: bool,
-    /// MR: `home-agent-address`, where IPv4 goes at home (else the last registration's HA).
+    /// MR: `home-agent-address`, where IPv4 goes at home (else the one mrd names).
     pub home_agent: Option<Ipv6Addr>,
     /// HA: the mobile routers of the prefixtable: one without a binding is on its home link
     /// (NEMO's definition of home), so its prefixes are routed to it there.
@@ -156,6 +156,9 @@ pub struct Core {
     /// MR: on the home link (babymdd's DEREGHOME): the uplink's interface index there, and
     /// the home agent IPv4 goes to.
     home: Option<(Option<u32>, Option<Ipv6Addr>)>,
+    /// MR: the home agent mrd last named, by its HA_LIST (the one in use, found by DHAAD
+    /// also at home) or a registration; kept when the registration ends.
+    mrd_ha: Option<Ipv6Addr>,
     /// HA: mobile routers that deregistered from their home link, or whose home routes a
     /// restarted nemonetd found in place, by home address.
     at_home: BTreeMap<Ipv6Addr, HomeRouter>,
@@ -185,6 +188,7 @@ impl Core {
             settings,
             desired,
             home: None,
+            mrd_ha: None,
             at_home: BTreeMap::new(),
             apply: Retry::default(),
             dump: Retry::default(),
@@ -250,8 +254,9 @@ impl Core {
                 if new.as_ref().map(|r| r.coa) != reg.as_ref().map(|r| r.coa) {
                     self.lowered_at = None;
                 }
-                if new.is_some() {
+                if let Some(r) = &new {
                     self.home = None;
+                    self.mrd_ha = Some(r.ha);
                 }
                 *reg = new;
             }
@@ -326,12 +331,7 @@ impl Core {
         match (&mut self.desired, body) {
             (Desired::Mr(reg), Body::MdInfo(md)) => match md.command {
                 MdCommand::DeregHome => {
-                    // A repeated report (after the registration ended) keeps the HA known.
-                    let ha = self
-                        .settings
-                        .home_agent
-                        .or(reg.as_ref().map(|r| r.ha))
-                        .or(self.home.and_then(|(_, ha)| ha));
+                    let ha = self.settings.home_agent.or(self.mrd_ha);
                     let was = self.home;
                     self.home = Some((md.ifindex, ha));
                     // Applied once the registration has ended (BUL_REMOVE).
@@ -343,6 +343,7 @@ impl Core {
             (Desired::Mr(reg), Body::BulAdd(e)) => {
                 tracing::info!("registration via {} with {}", e.coa, e.ha);
                 self.home = None;
+                self.mrd_ha = Some(e.ha);
                 if reg.as_ref().is_none_or(|r| r.coa != e.coa) {
                     // Another care-of address is another path: the data plane starts it
                     // from the configured MTU.
@@ -361,6 +362,27 @@ impl Core {
                 // registration: a cheap reconcile.
                 reg.replace(new.clone());
                 true
+            }
+            (Desired::Mr(reg), Body::HaList(list)) => {
+                let Some(ha) = in_use(list) else {
+                    // mrd has found none (yet): the one known stays.
+                    return false;
+                };
+                if self.mrd_ha != Some(ha) {
+                    tracing::info!("mrd's home agent: {ha}");
+                }
+                self.mrd_ha = Some(ha);
+                if self.settings.home_agent.is_some() {
+                    return false;
+                }
+                // At home and not registered: IPv4 follows to this one now.
+                match &mut self.home {
+                    Some((_, known)) if *known != Some(ha) => {
+                        *known = Some(ha);
+                        reg.is_none()
+                    }
+                    _ => false,
+                }
             }
             (Desired::Mr(reg), Body::BulRemove(r)) => {
                 tracing::info!("registration of {} ended ({})", r.hoa, r.reason.as_str());
@@ -535,12 +557,23 @@ impl Core {
     }
 }
 
+/// The home agent an HA_LIST names: mrd's marks the one in use; before it chose, its
+/// first (the one it will use). (Only mrd keeps a list on a mobile router's bus.)
+fn in_use(list: &HaList) -> Option<Ipv6Addr> {
+    list.entries
+        .iter()
+        .find(|e| e.own)
+        .or(list.entries.first())
+        .map(|e| e.address)
+}
+
 #[cfg(test)]
 mod tests {
     //! Each test names the decision it covers (`// decision N`); the report counts them.
     use super::*;
     use mobsock::{
-        BcEntry, BcRemove, BulEntry, BulRemove, DumpReply, MdInfo, RemoveReason, Sender,
+        BcEntry, BcRemove, BulEntry, BulRemove, DumpReply, HaListEntry, MdInfo, RemoveReason,
+        Sender,
     };
 
     const CONFIGURED: u32 = 1460;
@@ -823,6 +856,107 @@ mod tests {
             vec![Action::Apply(Target::MrRegistered(reg("2001:db8:200::5")))]
         );
         assert_eq!(c.target(), Target::MrRegistered(reg("2001:db8:200::5")));
+    }
+
+    fn ha_list(entries: &[(&str, bool)]) -> Body {
+        Body::HaList(HaList {
+            request_id: None,
+            ifname: "mip0".into(),
+            entries: entries
+                .iter()
+                .map(|(address, own)| HaListEntry {
+                    address: a(address),
+                    preference: None,
+                    lifetime: None,
+                    mobile_router: true,
+                    own: *own,
+                })
+                .collect(),
+        })
+    }
+
+    fn at_home(ha: Option<&str>) -> Vec<Action> {
+        vec![Action::Apply(Target::MrHome {
+            ifindex: Some(3),
+            ha: ha.map(a),
+        })]
+    }
+
+    #[test]
+    fn mr_at_home_learns_the_home_agent_from_mrd() {
+        let mut c = mr();
+        // decision 47: at home before any registration, no HA known: home without IPv4
+        assert_eq!(
+            c.bus_message(&md(MdCommand::DeregHome, None, Some(3))),
+            at_home(None)
+        );
+        // decision 48: mrd's HA_LIST (DHAAD at home) names the one in use: IPv4 to it
+        let list = ha_list(&[("2001:db8:280::1", false), ("2001:db8:280::2", true)]);
+        assert_eq!(c.bus_message(&list), at_home(Some("2001:db8:280::2")));
+        assert!(c.bus_message(&list).is_empty(), "the same again: nothing");
+        // decision 49: mrd moved to another HA: IPv4 follows
+        assert_eq!(
+            c.bus_message(&ha_list(&[("2001:db8:280::1", true)])),
+            at_home(Some("2001:db8:280::1"))
+        );
+        // decision 50: a list with none in use names its first (the one mrd will use); an
+        // empty one (mrd found none yet) keeps the one known
+        assert_eq!(
+            c.bus_message(&ha_list(&[("2001:db8:280::3", false)])),
+            at_home(Some("2001:db8:280::3"))
+        );
+        assert!(c.bus_message(&ha_list(&[])).is_empty());
+        assert_eq!(
+            c.target(),
+            Target::MrHome {
+                ifindex: Some(3),
+                ha: Some(a("2001:db8:280::3"))
+            }
+        );
+        // decision 51: registered, a list changes nothing now; it is the HA at home later
+        c.bus_message(&Body::BulAdd(bul("2001:db8:200::5")));
+        assert!(c
+            .bus_message(&ha_list(&[("2001:db8:280::2", true)]))
+            .is_empty());
+        c.bus_message(&md(MdCommand::DeregHome, None, Some(3)));
+        let remove = Body::BulRemove(BulRemove {
+            hoa: a("2001:db8:280::beef"),
+            ha: None,
+            reason: RemoveReason::Deregistered,
+        });
+        assert_eq!(c.bus_message(&remove), at_home(Some("2001:db8:280::2")));
+        // decision 52: a restarted nemonetd: the list mrd sends with its dump answer comes
+        // before babymdd's DEREGHOME, which then has the HA
+        let mut c = mr();
+        c.start();
+        c.dump_answered(&dump(vec![], vec![]), Instant::now());
+        assert!(c
+            .bus_message(&ha_list(&[("2001:db8:280::1", true)]))
+            .is_empty());
+        assert_eq!(
+            c.bus_message(&md(MdCommand::DeregHome, None, Some(3))),
+            at_home(Some("2001:db8:280::1"))
+        );
+        // decision 53: home-agent-address wins over mrd's list
+        let mut c = Core::new(Settings {
+            home_agent: Some(a("2001:db8:280::99")),
+            ..settings(Role::MobileRouter)
+        });
+        c.bus_message(&md(MdCommand::DeregHome, None, Some(3)));
+        assert!(c
+            .bus_message(&ha_list(&[("2001:db8:280::1", true)]))
+            .is_empty());
+        assert_eq!(
+            c.target(),
+            Target::MrHome {
+                ifindex: Some(3),
+                ha: Some(a("2001:db8:280::99"))
+            }
+        );
+        // decision 54: an HA's nemonetd takes no list (had's own, on its bus)
+        assert!(ha()
+            .bus_message(&ha_list(&[("2001:db8:280::1", true)]))
+            .is_empty());
     }
 
     #[test]

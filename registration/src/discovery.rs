@@ -64,9 +64,13 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct HomeAgentDiscovery {
     home_prefix: Ipv6Net,
-    coa: Option<Ipv6Addr>,
+    /// Where requests go from: the care-of address away, the home address at home.
+    source: Option<Ipv6Addr>,
     state: State,
     next_id: u16,
+    /// The home agent registration last failed with. The other home agents keep listing a
+    /// dead one until its lifetime in their lists runs out, so a new reply tries it last.
+    failed: Option<Ipv6Addr>,
 }
 
 impl HomeAgentDiscovery {
@@ -74,9 +78,10 @@ impl HomeAgentDiscovery {
     pub fn new(home_prefix: Ipv6Net, first_id: u16) -> Self {
         Self {
             home_prefix,
-            coa: None,
+            source: None,
             state: State::Idle,
             next_id: first_id,
+            failed: None,
         }
     }
 
@@ -104,8 +109,20 @@ impl HomeAgentDiscovery {
     /// The mobile router has care-of address `coa` (a move). Asks if no home agent is known;
     /// a request under way is sent again at once from the new address.
     pub fn move_to(&mut self, coa: Ipv6Addr, now: Instant) -> Vec<DiscoveryAction> {
-        let moved = self.coa != Some(coa);
-        self.coa = Some(coa);
+        self.ask_from(coa, now)
+    }
+
+    /// The mobile router is on its home link with home address `hoa`. A known home agent is
+    /// kept (the deregistration goes to it); else it asks from there (RFC 6275 11.4.1 lets a
+    /// mobile node ask at any time; the anycast address is on-link at home), so that it
+    /// knows the home agent its IPv4 goes to at home before its first registration.
+    pub fn at_home(&mut self, hoa: Ipv6Addr, now: Instant) -> Vec<DiscoveryAction> {
+        self.ask_from(hoa, now)
+    }
+
+    fn ask_from(&mut self, source: Ipv6Addr, now: Instant) -> Vec<DiscoveryAction> {
+        let moved = self.source != Some(source);
+        self.source = Some(source);
         match self.state {
             State::Using { .. } => Vec::new(),
             State::Asking { .. } if !moved => Vec::new(),
@@ -113,17 +130,8 @@ impl HomeAgentDiscovery {
         }
     }
 
-    /// The mobile router is home: no care-of address to ask from; a known home agent is kept
-    /// (the deregistration goes to it).
-    pub fn at_home(&mut self) {
-        self.coa = None;
-        if matches!(self.state, State::Asking { .. }) {
-            self.state = State::Idle;
-        }
-    }
-
     fn ask(&mut self, timeout: Duration, sent: u32, now: Instant) -> Vec<DiscoveryAction> {
-        let Some(coa) = self.coa else {
+        let Some(source) = self.source else {
             self.state = State::Idle;
             return Vec::new();
         };
@@ -140,7 +148,7 @@ impl HomeAgentDiscovery {
             mobile_router: true,
         };
         vec![DiscoveryAction::Send(req.emit_packet(
-            coa,
+            source,
             self.anycast(),
             64,
         ))]
@@ -219,7 +227,7 @@ impl HomeAgentDiscovery {
             );
             return Vec::new();
         }
-        let list: Vec<Ipv6Addr> = home_agents
+        let mut list: Vec<Ipv6Addr> = home_agents
             .iter()
             .copied()
             .filter(|a| !a.is_unspecified() && !a.is_multicast() && !a.is_loopback())
@@ -229,6 +237,11 @@ impl HomeAgentDiscovery {
                 }
                 v
             });
+        if let Some(f) = self.failed.filter(|f| list.len() > 1 && list[0] == *f) {
+            tracing::info!("DHAAD reply from {src} lists {f} first, which just failed: tried last");
+            list.retain(|a| *a != f);
+            list.push(f);
+        }
         let Some(first) = list.first().copied() else {
             // An empty list: ask again after the current wait.
             self.state = State::Asking {
@@ -254,6 +267,9 @@ impl HomeAgentDiscovery {
     /// Registration with the current home agent failed: the next one of the list, or a new
     /// request when the list is exhausted (RFC 6275 11.4.1).
     pub fn failed(&mut self, now: Instant) -> Vec<DiscoveryAction> {
+        if let Some(ha) = self.current() {
+            self.failed = Some(ha);
+        }
         match &mut self.state {
             State::Using { list, index } if *index + 1 < list.len() => {
                 *index += 1;
@@ -543,7 +559,43 @@ mod tests {
     }
 
     #[test]
-    fn empty_reply_and_home() {
+    fn a_home_agent_that_just_failed_is_tried_last() {
+        let t0 = Instant::now();
+        let (ha1, ha2) = (ip("2001:db8:1::1"), ip("2001:db8:1::2"));
+        let reply = |id, home_agents| IcmpRepr::DhaadReply {
+            id,
+            mobile_router: true,
+            home_agents,
+        };
+        let mut d = HomeAgentDiscovery::new("2001:db8:1::/64".parse().unwrap(), 1);
+        // A list learnt before ha1 knew of ha2 (early, at home): ha1 alone.
+        let id = request_id(&d.at_home(ip("2001:db8:1::beef"), t0));
+        d.handle_reply(&reply(id, vec![ha1]), ha1, t0);
+        d.move_to(ip("2001:db8:200::5"), t0);
+        // ha1 dies: the list is exhausted, so ask again; ha2 still lists ha1 first (its
+        // entry lives until its lifetime runs out): ha2 is used, ha1 kept as the last one.
+        let id = request_id(&d.failed(t0));
+        assert_eq!(
+            d.handle_reply(&reply(id, vec![ha1, ha2]), ha2, t0),
+            vec![
+                DiscoveryAction::HomeAgents(vec![ha2, ha1]),
+                DiscoveryAction::UseHomeAgent(ha2)
+            ]
+        );
+        assert_eq!(d.failed(t0), vec![DiscoveryAction::UseHomeAgent(ha1)]);
+        // ha1 failed again: a reply naming only it is all there is.
+        let id = request_id(&d.failed(t0));
+        assert_eq!(
+            d.handle_reply(&reply(id, vec![ha1]), ha1, t0),
+            vec![
+                DiscoveryAction::HomeAgents(vec![ha1]),
+                DiscoveryAction::UseHomeAgent(ha1)
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_reply_asks_again() {
         let t0 = Instant::now();
         let mut d = HomeAgentDiscovery::new("2001:db8:1::/64".parse().unwrap(), 1);
         let id = request_id(&d.move_to(ip("2001:db8:200::5"), t0));
@@ -557,14 +609,64 @@ mod tests {
             t0,
         );
         assert!(matches!(&a[..], [DiscoveryAction::Failed(_)]));
-        assert!(d.next_timer().is_some());
-        d.at_home();
-        assert_eq!(d.next_timer(), None);
-        // No care-of address: a failure cannot ask.
-        assert!(d.failed(t0).is_empty());
-        // Moving again asks from the new address.
-        let a = d.move_to(ip("2001:db8:300::5"), t0);
+        assert_eq!(d.next_timer(), Some(t0 + INITIAL_DHAAD_TIMEOUT));
+        assert_eq!(d.current(), None);
+    }
+
+    fn source(actions: &[DiscoveryAction]) -> Ipv6Addr {
+        match actions {
+            [DiscoveryAction::Send(p)] => Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn at_home_asks_from_the_home_address_and_keeps_what_it_found() {
+        let t0 = Instant::now();
+        let hoa = ip("2001:db8:1::beef");
+        let mut d = HomeAgentDiscovery::new("2001:db8:1::/64".parse().unwrap(), 1);
+        // At home before any home agent is known: ask from the home address, with the
+        // back-off of a request from a care-of address.
+        let a = d.at_home(hoa, t0);
+        assert_eq!(source(&a), hoa);
         request_id(&a);
+        assert_eq!(d.next_timer(), Some(t0 + INITIAL_DHAAD_TIMEOUT));
+        assert!(
+            d.at_home(hoa, t0).is_empty(),
+            "the same report: no new request"
+        );
+        let t1 = d.next_timer().unwrap();
+        let again = d.on_timer(t1);
+        assert_eq!(source(&again), hoa);
+        assert_eq!(d.next_timer(), Some(t1 + INITIAL_DHAAD_TIMEOUT * 2));
+        // Leaving home while asking: at once again from the care-of address.
+        let coa = ip("2001:db8:200::5");
+        assert_eq!(source(&d.move_to(coa, t1)), coa);
+        // Home again: from the home address; the answer there is used.
+        let a = d.at_home(hoa, t1);
+        let id = request_id(&a);
+        let list = vec![ip("2001:db8:1::1"), ip("2001:db8:1::2")];
+        let got = d.handle_reply(
+            &IcmpRepr::DhaadReply {
+                id,
+                mobile_router: true,
+                home_agents: list.clone(),
+            },
+            ip("2001:db8:1::1"),
+            t1,
+        );
+        assert_eq!(
+            got,
+            vec![
+                DiscoveryAction::HomeAgents(list),
+                DiscoveryAction::UseHomeAgent(ip("2001:db8:1::1"))
+            ]
+        );
+        // Known: neither leaving home nor coming back asks again.
+        assert!(d.move_to(coa, t1).is_empty());
+        assert!(d.at_home(hoa, t1).is_empty());
+        assert_eq!(d.current(), Some(ip("2001:db8:1::1")));
+        assert_eq!(d.next_timer(), None);
     }
 
     fn entry() -> BulEntry {
