@@ -43,6 +43,21 @@ pub fn ha_config(local: &str, router_id: &str, neighbor: &str, log: &Path) -> St
             "log syslog all;",
             &format!("log \"{}\" all;", log.display()),
         )
+        .replace(
+            "interval 100 ms;",
+            &format!("interval {} ms;", bfd_interval_ms()),
+        )
+}
+
+/// BFD's interval: 100 ms, ten times that under software emulation (`SHISA_EMULATED`, set by
+/// the VM stage: TCG runs about ten times slower, and a 300 ms detection time would see
+/// sessions flap there).
+fn bfd_interval_ms() -> u32 {
+    if std::env::var_os("SHISA_EMULATED").is_some() {
+        1000
+    } else {
+        100
+    }
 }
 
 /// The home link's router: one BGP session per home agent (`(name, address)`), both
@@ -53,6 +68,7 @@ pub fn router_config(
     home_agents: &[(&str, &str)],
     log: &Path,
 ) -> String {
+    let bfd = bfd_interval_ms();
     let mut conf = format!(
         "router id 192.168.64.126;\n\
          log \"{}\" all;\n\
@@ -60,7 +76,7 @@ pub fn router_config(
          # The BGP routes into the kernel's main table (IPv4 ones with IPv6 next hops).\n\
          protocol kernel {{ ipv4 {{ import none; export where source = RTS_BGP; }}; }}\n\
          protocol kernel {{ ipv6 {{ import none; export where source = RTS_BGP; }}; }}\n\
-         protocol bfd {{ interface \"{ifname}\" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }}; }}\n\
+         protocol bfd {{ interface \"{ifname}\" {{ min rx interval {bfd} ms; min tx interval {bfd} ms; multiplier 3; }}; }}\n\
          template bgp home_agent {{\n\
          \x20   local {local} as 65000;\n\
          \x20   bfd on;\n\
