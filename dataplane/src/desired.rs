@@ -801,12 +801,7 @@ mod tests {
     #[test]
     fn ip6tnl_routes_go_into_each_peers_device() {
         let cfg = ha_cfg();
-        let near = binding("2001:db8:200::5");
-        let mut far = binding("2001:db8:201::5");
-        far.hoa = "2001:db8:280::cafe".parse().unwrap();
-        far.mnp4 = vec!["10.0.1.0/24".parse().unwrap()];
-        far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
-        let lowered = BTreeMap::from([(far.coa, 1400)]);
+        let (near, far, lowered) = near_and_far();
         let bindings = [near.clone(), far.clone()];
         let plan = ha_plan(&cfg, LINKS, &bindings, &[], &lowered);
         assert_eq!(
@@ -867,6 +862,17 @@ mod tests {
         }
     }
 
+    /// Two mobile routers at one HA; the far one's path MTU was lowered to 1400.
+    fn near_and_far() -> (HaBinding, HaBinding, BTreeMap<Ipv6Addr, u32>) {
+        let near = binding("2001:db8:200::5");
+        let mut far = binding("2001:db8:201::5");
+        far.hoa = "2001:db8:280::cafe".parse().unwrap();
+        far.mnp4 = vec!["10.0.1.0/24".parse().unwrap()];
+        far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
+        let lowered = BTreeMap::from([(far.coa, 1400)]);
+        (near, far, lowered)
+    }
+
     fn binding(coa: &str) -> HaBinding {
         let r = reg(coa);
         HaBinding {
@@ -922,12 +928,7 @@ mod tests {
     #[test]
     fn a_lowered_path_mtu_narrows_only_that_mobile_router() {
         let cfg = ha_cfg();
-        let near = binding("2001:db8:200::5");
-        let mut far = binding("2001:db8:201::5");
-        far.hoa = "2001:db8:280::cafe".parse().unwrap();
-        far.mnp4 = vec!["10.0.1.0/24".parse().unwrap()];
-        far.mnp6 = vec!["2001:db8:282::/64".parse().unwrap()];
-        let lowered = BTreeMap::from([(far.coa, 1400)]);
+        let (near, far, lowered) = near_and_far();
         let bindings = [near.clone(), far.clone()];
         let s = ha_state(&cfg, &Seg6Render, &bindings, &[], &lowered);
         let mtu_of = |s: &DesiredState, dst: &str| {
